@@ -1,0 +1,221 @@
+/**
+ * The composition root: builds the whole daemon from a frozen Config. Builds only — nothing is
+ * opened or started until `start()`. `main` is the only caller that reads the environment,
+ * installs signal handlers and exits.
+ */
+import type { Server } from "node:http";
+import { join } from "node:path";
+import { systemClock, type Clock } from "./clock.js";
+import type { Config } from "./config.js";
+import { Controller, type ControllerEvent } from "./controller.js";
+import { ConfigError, describeError } from "./errors.js";
+import { GitHubClient } from "./github/client.js";
+import { TokenFile } from "./github/token.js";
+import { closeServer, createHttpServer, listen, type HealthReport } from "./http/server.js";
+import { createLogger, type Logger } from "./log.js";
+import { ProcessBackend } from "./backend/process.js";
+import { LabelMatcher } from "./domain/labels.js";
+import { subnet } from "./domain/subnets.js";
+import type { Backend, GitHubPort } from "./ports.js";
+import { FileStateStore, type StateStore } from "./state/store.js";
+import { acquireLock, type Lock } from "./state/lock.js";
+
+export interface AppOverrides {
+  readonly github?: GitHubPort;
+  readonly backend?: Backend;
+  readonly store?: StateStore;
+  readonly clock?: Clock;
+  readonly log?: Logger;
+  readonly onEvent?: (e: ControllerEvent) => void;
+  /** Retry back-off multiplier for the GitHub client (tests). */
+  readonly githubRetryBaseMs?: number;
+  /** Skip the STATE_DIR lock (tests that run a second app on purpose). */
+  readonly noLock?: boolean;
+}
+
+export interface App {
+  readonly config: Config;
+  readonly controller: Controller;
+  readonly github: GitHubPort;
+  readonly backend: Backend;
+  readonly http: Server;
+  readonly log: Logger;
+  /** Load state, take the STATE_DIR lock, listen, start the loop. Returns the HTTP base URL. */
+  start(): Promise<string>;
+  /** Stop polling, finish actions under way, save state, close the listener. Containers keep running. */
+  stop(): Promise<void>;
+  status(): StatusReport;
+  health(): HealthReport;
+}
+
+export interface StatusReport {
+  readonly active_containers: readonly {
+    readonly name: string;
+    readonly job_id: number | null;
+    readonly running_seconds: number;
+    readonly phase: string;
+    readonly runner_name: string;
+    readonly subnet: string;
+    readonly trigger_job_id: number;
+  }[];
+  readonly max_concurrent: number;
+  readonly poll_interval_seconds: number;
+  readonly job_timeout_seconds: number;
+  readonly [key: string]: unknown;
+}
+
+export function buildBackend(config: Config, log: Logger, clock: Clock): Backend {
+  switch (config.backend) {
+    case "process":
+      if (!config.runnerCommand) throw new ConfigError("RUNNER_COMMAND is not set but BACKEND=process needs it");
+      return new ProcessBackend({ root: join(config.stateDir, "containers"), command: config.runnerCommand, log, clock });
+    case "nixos-container":
+      throw new ConfigError(
+        "BACKEND=nixos-container is not available in this build",
+        "use BACKEND=process with RUNNER_COMMAND, or a build with the NixOS backend",
+      );
+  }
+}
+
+export function buildApp(config: Config, overrides: AppOverrides = {}): App {
+  const clock = overrides.clock ?? systemClock;
+  const log = overrides.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const token = new TokenFile(config.tokenFile, log);
+  const github =
+    overrides.github ??
+    new GitHubClient({
+      apiUrl: config.githubApiUrl,
+      owner: config.repo.owner,
+      repo: config.repo.name,
+      token,
+      log: log.child({ component: "github" }),
+      clock,
+      requestTimeoutMs: config.githubRequestTimeoutMs,
+      writeIntervalMs: config.githubWriteIntervalMs,
+      ...(overrides.githubRetryBaseMs !== undefined ? { retryBaseMs: overrides.githubRetryBaseMs } : {}),
+    });
+  const backend = overrides.backend ?? buildBackend(config, log.child({ component: "backend" }), clock);
+  const store = overrides.store ?? new FileStateStore(config.stateDir);
+  const controller = new Controller({
+    config,
+    github,
+    backend,
+    store,
+    clock,
+    log,
+    ...(overrides.onEvent ? { onEvent: overrides.onEvent } : {}),
+  });
+  const matcher = new LabelMatcher(config.runnerLabels);
+  let lock: Lock | null = null;
+
+  /** Unhealthy when GitHub has rejected the token, or has been unreachable for this long. */
+  const unreachableLimitMs = Math.max(120_000, 10 * config.pollIntervalMs);
+
+  const health = (): HealthReport => {
+    const h = github.health();
+    const now = clock.now();
+    if (h.unauthorized) {
+      return { ok: false, text: `UNHEALTHY: GitHub rejects the token in ${config.tokenFile} (401); fix the file, it is re-read automatically` };
+    }
+    const err = controller.lastObserveError();
+    if (err?.code === "RC_TOKEN_UNREADABLE") return { ok: false, text: `UNHEALTHY: ${err.message}` };
+    if (h.blockedUntil !== null && h.blockedUntil > now) {
+      return { ok: true, text: `OK (GitHub rate limit: paused until ${new Date(h.blockedUntil).toISOString()})` };
+    }
+    const since = h.lastSuccessAt ?? controller.startedAt;
+    if (since > 0 && now - since > unreachableLimitMs) {
+      return {
+        ok: false,
+        text: `UNHEALTHY: no successful GitHub request for ${Math.round((now - since) / 1000)} s${err ? ` (last error: ${err.message})` : ""}`,
+      };
+    }
+    return { ok: true, text: "OK" };
+  };
+
+  const status = (): StatusReport => {
+    const now = clock.now();
+    const view = controller.lastView();
+    const h = github.health();
+    const s = github.stats();
+    const records = controller.containers();
+    return {
+      active_containers: records.map((r) => ({
+        name: r.name,
+        job_id: r.jobId ?? r.triggerJobId,
+        running_seconds: Math.max(0, Math.round((now - r.createdAt) / 1000)),
+        phase: r.phase,
+        runner_name: r.runnerName,
+        subnet: subnet(r.subnet).cidr,
+        trigger_job_id: r.triggerJobId,
+      })),
+      max_concurrent: config.maxConcurrent,
+      poll_interval_seconds: config.pollIntervalMs / 1000,
+      job_timeout_seconds: config.jobTimeoutMs / 1000,
+      startup_timeout_seconds: config.startupTimeoutMs / 1000,
+      idle_timeout_seconds: config.idleTimeoutMs / 1000,
+      repo: config.repo.fullName,
+      labels: config.runnerLabels,
+      runner_name_prefix: config.runnerNamePrefix,
+      backend: config.backend,
+      registration: config.registration,
+      healthy: health().ok,
+      queued_jobs: view ? view.jobs.filter((j) => j.status === "queued" && matcher.matches(j.labels)).length : null,
+      last_poll: view ? new Date(view.startedAt).toISOString() : null,
+      github: {
+        last_success: h.lastSuccessAt ? new Date(h.lastSuccessAt).toISOString() : null,
+        last_error: h.lastError ? { code: h.lastError.code, message: h.lastError.message } : null,
+        rate_limit_remaining: h.rateLimit?.remaining ?? null,
+        paused_until: h.blockedUntil && h.blockedUntil > now ? new Date(h.blockedUntil).toISOString() : null,
+        requests: s.requests,
+        not_modified: s.notModified,
+      },
+      pending_deregistrations: controller.pendingDeregistrations().map((d) => d.runnerName),
+      counters: { ...controller.counters },
+      uptime_seconds: controller.startedAt ? Math.round((now - controller.startedAt) / 1000) : 0,
+    };
+  };
+
+  const http = createHttpServer({ health, status }, log.child({ component: "http" }));
+
+  return {
+    config,
+    controller,
+    github,
+    backend,
+    http,
+    log,
+    status,
+    health,
+    async start() {
+      if (!overrides.noLock) lock = await acquireLock(config.stateDir, "daemon");
+      try {
+        await controller.load();
+        const addr = await listen(http, config.httpHost, config.httpPort);
+        const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+        const url = `http://${host}:${addr.port}`;
+        controller.start();
+        log.info("runner-controller started", {
+          repo: config.repo.fullName,
+          labels: config.runnerLabels.join(","),
+          max: config.maxConcurrent,
+          poll: `${config.pollIntervalMs / 1000}s`,
+          backend: config.backend,
+          http: url,
+        });
+        return url;
+      } catch (e) {
+        await lock?.release();
+        lock = null;
+        throw e;
+      }
+    },
+    async stop() {
+      log.info("stopping: containers keep running and are adopted at the next start");
+      const closing = closeServer(http).catch((e: unknown) => log.warn("closing HTTP failed", { error: describeError(e) }));
+      await controller.stop();
+      await closing;
+      await lock?.release();
+      lock = null;
+    },
+  };
+}

@@ -1,0 +1,220 @@
+/**
+ * The process backend: a "container" is a child process.
+ *
+ * RUNNER_COMMAND (an executable, run without a shell and without arguments) gets
+ * ACTIONS_RUNNER_INPUT_JITCONFIG in its environment — the variable the official runner's run.sh
+ * reads — and nothing else secret. Each one runs in a fresh working directory
+ * STATE_DIR/containers/NAME, in its own session and process group, with its output in
+ * runner.log there. It outlives the daemon: a restart adopts it by pid (checked against the
+ * process start time, so a reused pid is not mistaken for it). Destroy sends SIGTERM to the
+ * group, SIGKILL after a grace, and removes the directory.
+ */
+import type { ChildProcess } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Clock } from "../clock.js";
+import { ControllerError } from "../errors.js";
+import { signalGroup, spawnDetached } from "../exec/exec.js";
+import type { Logger } from "../log.js";
+import { isContainerName } from "../domain/naming.js";
+import type { BackendState } from "../domain/types.js";
+import type { Backend, CreateSpec, RunnerSecret } from "../ports.js";
+
+export interface ProcessBackendOptions {
+  readonly root: string;
+  readonly command: string;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** SIGTERM → SIGKILL grace on destroy. Default 10 s. */
+  readonly killGraceMs?: number;
+  /** How often adopted processes (not our children) are checked for exit. Default 500 ms. */
+  readonly watchIntervalMs?: number;
+  /** Extra non-secret environment for the runner (e.g. RUNNER_ALLOW_RUNASROOT). */
+  readonly extraEnv?: Record<string, string>;
+}
+
+interface Meta {
+  readonly pid: number;
+  readonly startTime: string;
+  readonly runnerName: string;
+}
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks) and the state letter; null if gone. */
+function procStat(pid: number): { state: string; startTime: string } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return { state: rest[0] ?? "?", startTime: rest[19] ?? "" };
+  } catch {
+    return null;
+  }
+}
+
+function isAlive(meta: Meta): boolean {
+  const st = procStat(meta.pid);
+  return st !== null && st.state !== "Z" && st.state !== "X" && st.startTime === meta.startTime;
+}
+
+/** The runner's environment: what it needs to run, and the one secret it needs to register. */
+export function runnerEnv(secret: RunnerSecret, workDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
+    HOME: workDir,
+    LANG: "C.UTF-8",
+    ...extra,
+  };
+  if (secret.kind === "jit") {
+    env["ACTIONS_RUNNER_INPUT_JITCONFIG"] = secret.encodedJitConfig;
+  } else {
+    // Registration-token mode: the inputs `config.sh` reads from the environment.
+    env["ACTIONS_RUNNER_INPUT_URL"] = secret.url;
+    env["ACTIONS_RUNNER_INPUT_TOKEN"] = secret.token;
+    env["ACTIONS_RUNNER_INPUT_NAME"] = secret.runnerName;
+    env["ACTIONS_RUNNER_INPUT_LABELS"] = secret.labels.join(",");
+    env["ACTIONS_RUNNER_INPUT_EPHEMERAL"] = "true";
+    env["ACTIONS_RUNNER_INPUT_UNATTENDED"] = "true";
+  }
+  return env;
+}
+
+export class ProcessBackend implements Backend {
+  readonly kind = "process" as const;
+  readonly #opts: ProcessBackendOptions;
+  readonly #children = new Map<string, ChildProcess>();
+  readonly #listeners: ((name: string) => void)[] = [];
+  readonly #adopted = new Map<string, Meta>();
+  #watch: NodeJS.Timeout | undefined;
+
+  constructor(opts: ProcessBackendOptions) {
+    this.#opts = opts;
+  }
+
+  #dir(name: string): string {
+    if (!isContainerName(name)) throw new ControllerError("RC_BACKEND_FAILED", `refusing unexpected container name ${JSON.stringify(name)}`);
+    return join(this.#opts.root, name);
+  }
+
+  #notify(name: string): void {
+    for (const l of this.#listeners) l(name);
+  }
+
+  async create(spec: CreateSpec, signal: AbortSignal): Promise<void> {
+    const dir = this.#dir(spec.name);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(join(dir, "work"), { recursive: true, mode: 0o700 });
+    signal.throwIfAborted();
+    const fd = openSync(join(dir, "runner.log"), "a", 0o600);
+    let child: ChildProcess;
+    try {
+      child = await spawnDetached(this.#opts.command, [], {
+        cwd: join(dir, "work"),
+        env: runnerEnv(spec.secret, join(dir, "work"), this.#opts.extraEnv),
+        outputFd: fd,
+      });
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    } finally {
+      closeSync(fd);
+    }
+    const pid = child.pid!;
+    const meta: Meta = { pid, startTime: procStat(pid)?.startTime ?? "", runnerName: spec.runnerName };
+    this.#children.set(spec.name, child);
+    child.once("exit", (code, sig) => {
+      this.#children.delete(spec.name);
+      this.#opts.log.debug("runner process exited", { container: spec.name, code, signal: sig });
+      void writeFile(join(dir, "exit.json"), JSON.stringify({ code, signal: sig })).catch(() => {});
+      this.#notify(spec.name);
+    });
+    child.unref();
+    await writeFile(join(dir, "meta.json"), JSON.stringify(meta), { mode: 0o600 });
+    if (signal.aborted) {
+      await this.destroy(spec.name);
+      signal.throwIfAborted();
+    }
+  }
+
+  async #meta(name: string): Promise<Meta | null> {
+    try {
+      const m = JSON.parse(await readFile(join(this.#dir(name), "meta.json"), "utf8")) as Meta;
+      return typeof m.pid === "number" ? m : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async list(): Promise<Map<string, BackendState>> {
+    const out = new Map<string, BackendState>();
+    let names: string[];
+    try {
+      names = await readdir(this.#opts.root);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return out;
+      throw e;
+    }
+    for (const name of names) {
+      if (!isContainerName(name)) continue;
+      if (this.#children.has(name)) {
+        out.set(name, "running");
+        continue;
+      }
+      const meta = await this.#meta(name);
+      const alive = meta !== null && isAlive(meta);
+      out.set(name, alive ? "running" : "stopped");
+      if (alive && meta) this.#adopt(name, meta);
+    }
+    return out;
+  }
+
+  /** Watch a process we did not start (found after a restart) so its exit is noticed promptly. */
+  #adopt(name: string, meta: Meta): void {
+    if (this.#adopted.has(name)) return;
+    this.#adopted.set(name, meta);
+    if (!this.#watch) {
+      this.#watch = setInterval(() => {
+        for (const [n, m] of this.#adopted) {
+          if (!isAlive(m)) {
+            this.#adopted.delete(n);
+            this.#notify(n);
+          }
+        }
+        if (this.#adopted.size === 0 && this.#watch) {
+          clearInterval(this.#watch);
+          this.#watch = undefined;
+        }
+      }, this.#opts.watchIntervalMs ?? 500);
+      this.#watch.unref();
+    }
+  }
+
+  async destroy(name: string): Promise<void> {
+    const dir = this.#dir(name);
+    const meta = await this.#meta(name);
+    if (meta && isAlive(meta)) {
+      signalGroup(meta.pid, "SIGTERM");
+      const deadline = this.#opts.clock.now() + (this.#opts.killGraceMs ?? 10_000);
+      while (isAlive(meta) && this.#opts.clock.now() < deadline) await this.#opts.clock.sleep(25);
+      if (isAlive(meta)) {
+        signalGroup(meta.pid, "SIGKILL");
+        const hard = this.#opts.clock.now() + 5000;
+        while (isAlive(meta) && this.#opts.clock.now() < hard) await this.#opts.clock.sleep(25);
+        if (isAlive(meta)) throw new ControllerError("RC_BACKEND_FAILED", `process ${meta.pid} of ${name} survived SIGKILL`);
+      }
+    }
+    this.#adopted.delete(name);
+    this.#children.delete(name);
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  onStopped(listener: (name: string) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#watch) clearInterval(this.#watch);
+    this.#watch = undefined;
+    this.#adopted.clear();
+    await Promise.resolve();
+  }
+}

@@ -1,0 +1,542 @@
+/**
+ * The control loop: observe → plan (pure) → persist intent → apply effects.
+ *
+ * Effects run concurrently and independently (one failing never stops the others); creates are
+ * bounded by CREATE_CONCURRENCY and never block the loop. A container that stops, or a teardown
+ * that frees a slot, wakes the loop at once instead of waiting for the next poll.
+ */
+import type { Clock } from "./clock.js";
+import type { Config } from "./config.js";
+import { ControllerError, describeError } from "./errors.js";
+import type { Logger } from "./log.js";
+import { plan, runnerKey, type Effect, type PlannerConfig } from "./domain/planner.js";
+import { assertTransition } from "./domain/lifecycle.js";
+import { subnet } from "./domain/subnets.js";
+import type {
+  BackendState,
+  ContainerRecord,
+  ControllerState,
+  DestroyReason,
+  GitHubView,
+  PendingDeregistration,
+} from "./domain/types.js";
+import type { Backend, GitHubPort, RunnerSecret } from "./ports.js";
+import type { StateStore } from "./state/store.js";
+import { Semaphore } from "./util/semaphore.js";
+
+export type ControllerEvent =
+  | { type: "observed"; queued: number; at: number }
+  | { type: "observe-failed"; code: string; message: string; at: number }
+  | { type: "creating"; name: string; jobId: number; at: number }
+  | { type: "created"; name: string; jobId: number | null; at: number }
+  | { type: "create-failed"; name: string; message: string; at: number }
+  | { type: "busy"; name: string; jobId: number | null; at: number }
+  | { type: "destroying"; name: string; reason: DestroyReason; at: number }
+  | { type: "destroyed"; name: string; reason: DestroyReason; jobId: number | null; at: number };
+
+export interface ControllerDeps {
+  readonly config: Config;
+  readonly github: GitHubPort;
+  readonly backend: Backend;
+  readonly store: StateStore;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly onEvent?: (e: ControllerEvent) => void;
+}
+
+export interface ControllerCounters {
+  created: number;
+  createFailed: number;
+  destroyed: number;
+  destroyedByReason: Partial<Record<DestroyReason, number>>;
+  peakActive: number;
+  polls: number;
+  pollFailures: number;
+  orphansDestroyed: number;
+  ghostsDeregistered: number;
+}
+
+const MAX_BACKOFF_MS = 60_000;
+
+function backoff(attempt: number, baseMs = 1000, maxMs = MAX_BACKOFF_MS): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+}
+
+export class Controller {
+  readonly #d: ControllerDeps;
+  readonly #log: Logger;
+  readonly #records = new Map<string, ContainerRecord>();
+  readonly #deregs = new Map<string, PendingDeregistration>();
+  readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #aborts = new Map<string, AbortController>();
+  readonly #recentlyFinished = new Map<number, number>();
+  readonly #createSlots: Semaphore;
+  readonly #shutdown = new AbortController();
+  #createBlockedUntil = 0;
+  #createFailures = 0;
+  #lastView: GitHubView | null = null;
+  #lastObserveError: { code: string; message: string; at: number } | null = null;
+  #nextPollAt = 0;
+  #ticking: Promise<void> | null = null;
+  #wakeRequested = false;
+  #wakeSignal = new AbortController();
+  #loop: Promise<void> | null = null;
+  #stopping = false;
+  #startedAt = 0;
+  readonly counters: ControllerCounters = {
+    created: 0,
+    createFailed: 0,
+    destroyed: 0,
+    destroyedByReason: {},
+    peakActive: 0,
+    polls: 0,
+    pollFailures: 0,
+    orphansDestroyed: 0,
+    ghostsDeregistered: 0,
+  };
+
+  constructor(deps: ControllerDeps) {
+    this.#d = deps;
+    this.#log = deps.log.child({ component: "controller" });
+    this.#createSlots = new Semaphore(deps.config.createConcurrency);
+    deps.backend.onStopped((name) => {
+      this.#log.debug("container stopped", { container: name });
+      this.wake();
+    });
+  }
+
+  get #plannerConfig(): PlannerConfig {
+    const c = this.#d.config;
+    return {
+      maxConcurrent: c.maxConcurrent,
+      jobTimeoutMs: c.jobTimeoutMs,
+      startupTimeoutMs: c.startupTimeoutMs,
+      idleTimeoutMs: c.idleTimeoutMs,
+      runnerLabels: c.runnerLabels,
+      runnerNamePrefix: c.runnerNamePrefix,
+    };
+  }
+
+  #emit(e: ControllerEvent): void {
+    try {
+      this.#d.onEvent?.(e);
+    } catch {
+      /* observers never break the loop */
+    }
+  }
+
+  /** Load persisted state. Adoption happens in the first round (backend ∪ state ∪ GitHub). */
+  async load(): Promise<void> {
+    const state = await this.#d.store.load();
+    for (const r of state.containers) this.#records.set(r.name, r);
+    for (const d of state.deregistrations) this.#deregs.set(d.runnerName, d);
+    if (state.containers.length > 0) {
+      this.#log.info("loaded state", {
+        containers: state.containers.length,
+        names: state.containers.map((r) => r.name).join(","),
+      });
+    }
+  }
+
+  /** Start the loop (after load). */
+  start(): void {
+    if (this.#loop) return;
+    this.#startedAt = this.#d.clock.now();
+    this.#loop = this.#run();
+  }
+
+  get startedAt(): number {
+    return this.#startedAt;
+  }
+
+  /** Run a round as soon as possible (a slot freed, a container stopped). */
+  wake(): void {
+    this.#wakeRequested = true;
+    this.#wakeSignal.abort();
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      try {
+        await this.runOnce();
+      } catch (e) {
+        // A round that throws is a bug; log it and keep the daemon alive.
+        this.#log.error("control round failed", { error: describeError(e), stack: (e as Error).stack?.split("\n").slice(1, 4).join(" | ") });
+      }
+      if (this.#stopping) break;
+      if (this.#wakeRequested) continue;
+      const wait = this.#nextPollAt - this.#d.clock.now();
+      if (wait > 0) await this.#d.clock.sleep(wait, this.#wakeSignal.signal);
+    }
+  }
+
+  /** One round. Concurrent calls share the round in progress and request one more. */
+  async runOnce(): Promise<void> {
+    if (this.#ticking) {
+      this.#wakeRequested = true;
+      return this.#ticking;
+    }
+    this.#ticking = this.#round().finally(() => {
+      this.#ticking = null;
+    });
+    return this.#ticking;
+  }
+
+  async #round(): Promise<void> {
+    this.#wakeRequested = false;
+    if (this.#wakeSignal.signal.aborted) this.#wakeSignal = new AbortController();
+    const clock = this.#d.clock;
+
+    // Observe GitHub and the backend side by side.
+    const observeStart = clock.now();
+    this.#nextPollAt = observeStart + this.#d.config.pollIntervalMs;
+    // Anything under way when the observation began may have changed while it ran, so the
+    // observation is stale for it: the planner leaves it alone this round.
+    const inFlightAtStart = [...this.#inFlight.keys()];
+    const [view, backend] = await Promise.all([this.#observeGitHub(), this.#observeBackend()]);
+    if (this.#stopping) return;
+
+    const now = clock.now();
+    const inFlight = new Set([...inFlightAtStart, ...this.#inFlight.keys()]);
+    const result = plan({
+      now,
+      config: this.#plannerConfig,
+      records: [...this.#records.values()],
+      deregistrations: [...this.#deregs.values()],
+      github: view,
+      backend,
+      inFlight,
+      recentlyFinished: this.#recentlyFinished,
+      createBlockedUntil: this.#createBlockedUntil,
+    });
+
+    // Bookkeeping first: phase changes, matches, new `creating`/`destroying` intents.
+    for (const r of result.records) {
+      const before = this.#records.get(r.name);
+      if (inFlight.has(r.name)) continue;
+      if (before && before !== r) {
+        assertTransition(r.name, before.phase, r.phase);
+        if (before.phase !== "busy" && r.phase === "busy") {
+          this.#log.info("runner took a job", { container: r.name, job: r.jobId ?? undefined });
+          this.#emit({ type: "busy", name: r.name, jobId: r.jobId, at: now });
+        }
+        if (before.phase !== "destroying" && r.phase === "destroying" && r.destroyReason) {
+          this.#noteDestroying(r, r.destroyReason, now);
+        }
+      }
+      this.#records.set(r.name, r);
+    }
+    this.counters.peakActive = Math.max(this.counters.peakActive, this.#records.size);
+
+    // Claim every effect's key now so nothing else plans for it, then make the intent durable.
+    const effects = result.effects.filter((e) => !this.#inFlight.has(this.#key(e)));
+    const claims = new Map<string, () => void>();
+    for (const e of effects) {
+      const key = this.#key(e);
+      if (claims.has(key)) continue;
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      claims.set(key, release);
+      this.#inFlight.set(key, gate);
+    }
+    if (result.effects.length > 0 || result.records.some((r) => !inFlight.has(r.name))) await this.#persist();
+    const launched = new Set<string>();
+    for (const e of effects) {
+      const key = this.#key(e);
+      if (launched.has(key)) continue;
+      launched.add(key);
+      const release = claims.get(key)!;
+      const p = this.#apply(e)
+        .catch((err: unknown) => {
+          this.#log.error("action failed", { action: e.kind, key, error: describeError(err) });
+        })
+        .finally(() => {
+          this.#inFlight.delete(key);
+          release();
+        });
+      this.#inFlight.set(key, p);
+    }
+  }
+
+  #key(e: Effect): string {
+    return e.kind === "deregister" ? runnerKey(e.runnerName) : e.name;
+  }
+
+  #noteDestroying(r: ContainerRecord, reason: DestroyReason, now: number): void {
+    if ((reason === "finished" || reason === "vanished") && r.jobId !== null) this.#recentlyFinished.set(r.jobId, now);
+    this.#log.info("tearing down container", { container: r.name, reason, job: r.jobId ?? undefined });
+    this.#emit({ type: "destroying", name: r.name, reason, at: now });
+  }
+
+  async #observeGitHub(): Promise<GitHubView | null> {
+    this.counters.polls++;
+    try {
+      const view = await this.#d.github.observe();
+      this.#lastView = view;
+      this.#lastObserveError = null;
+      for (const [jobId, at] of this.#recentlyFinished) if (at < view.startedAt) this.#recentlyFinished.delete(jobId);
+      const queued = view.jobs.filter((j) => j.status === "queued").length;
+      this.#emit({ type: "observed", queued, at: this.#d.clock.now() });
+      return view;
+    } catch (e) {
+      this.counters.pollFailures++;
+      const code = e instanceof ControllerError ? e.code : "RC_GITHUB_UNAVAILABLE";
+      const message = describeError(e);
+      const repeated = this.#lastObserveError?.code === code;
+      this.#lastObserveError = { code, message, at: this.#d.clock.now() };
+      (repeated ? this.#log.debug : this.#log.warn)("cannot observe GitHub; will retry", { code, error: message });
+      this.#emit({ type: "observe-failed", code, message, at: this.#d.clock.now() });
+      return null;
+    }
+  }
+
+  async #observeBackend(): Promise<Map<string, BackendState> | null> {
+    try {
+      return await this.#d.backend.list();
+    } catch (e) {
+      this.#log.warn("cannot list containers; will retry", { error: describeError(e) });
+      return null;
+    }
+  }
+
+  async #apply(e: Effect): Promise<void> {
+    switch (e.kind) {
+      case "create":
+        return this.#create(e.name);
+      case "reap":
+        return this.#reap(e.name, e.reason);
+      case "destroy":
+        return this.#destroy(e.name, e.reason);
+      case "destroy-orphan":
+        return this.#destroyOrphan(e.name);
+      case "deregister":
+        return this.#deregister(e.runnerName, e.runnerId);
+    }
+  }
+
+  #update(name: string, patch: (r: ContainerRecord) => ContainerRecord): ContainerRecord | undefined {
+    const r = this.#records.get(name);
+    if (!r) return undefined;
+    const next = patch(r);
+    assertTransition(name, r.phase, next.phase);
+    this.#records.set(name, next);
+    return next;
+  }
+
+  async #create(name: string): Promise<void> {
+    const release = await this.#createSlots.acquire();
+    const abort = new AbortController();
+    this.#aborts.set(name, abort);
+    const { config, github, backend, clock } = this.#d;
+    try {
+      const rec = this.#records.get(name);
+      if (!rec || rec.phase !== "creating") return;
+      this.#emit({ type: "creating", name, jobId: rec.triggerJobId, at: clock.now() });
+      this.#log.info("creating container", { container: name, job: rec.triggerJobId, subnet: subnet(rec.subnet).cidr });
+      let secret: RunnerSecret;
+      if (config.registration === "jit") {
+        const jit = await github.createJitRunner(rec.runnerName, config.runnerLabels);
+        this.#update(name, (r) => ({ ...r, runnerId: jit.runnerId, registeredAt: clock.now() }));
+        void this.#persist();
+        secret = { kind: "jit", encodedJitConfig: jit.encodedJitConfig };
+      } else {
+        const t = await github.createRegistrationToken();
+        secret = { kind: "token", token: t.token, url: github.registrationUrl, runnerName: rec.runnerName, labels: config.runnerLabels };
+      }
+      const signal = AbortSignal.any([abort.signal, this.#shutdown.signal, AbortSignal.timeout(config.startupTimeoutMs)]);
+      await backend.create(
+        { name, runnerName: rec.runnerName, labels: config.runnerLabels, subnet: subnet(rec.subnet), secret },
+        signal,
+      );
+      const now = clock.now();
+      this.#update(name, (r) => (r.phase === "creating" ? { ...r, phase: "starting" } : r));
+      this.#createFailures = 0;
+      this.counters.created++;
+      this.#log.info("container started", { container: name, runner: rec.runnerName });
+      this.#emit({ type: "created", name, jobId: rec.jobId, at: now });
+      await this.#persist();
+    } catch (e) {
+      this.counters.createFailed++;
+      this.#createFailures++;
+      const delay = backoff(this.#createFailures);
+      this.#createBlockedUntil = clock.now() + delay;
+      const message = describeError(e);
+      this.#log.error("creating container failed", { container: name, error: message, retryInMs: delay });
+      this.#emit({ type: "create-failed", name, message, at: clock.now() });
+      const rec = this.#update(name, (r) => ({ ...r, phase: "destroying", destroyReason: "create-failed", retryAt: 0 }));
+      if (rec) {
+        this.#noteDestroying(rec, "create-failed", clock.now());
+        await this.#persist();
+        await this.#destroy(name, "create-failed");
+      }
+    } finally {
+      this.#aborts.delete(name);
+      release();
+    }
+  }
+
+  /** Deregister, then destroy — unless the runner turned out to be running a job after all. */
+  async #reap(name: string, reason: DestroyReason): Promise<void> {
+    const rec = this.#records.get(name);
+    if (!rec || rec.phase === "destroying") return;
+    const outcome = await this.#d.github.deleteRunner({ runnerId: rec.runnerId, runnerName: rec.runnerName });
+    const now = this.#d.clock.now();
+    if (outcome === "busy") {
+      this.#log.info("runner took a job just before it was reaped; keeping it", { container: name });
+      this.#update(name, (r) => ({ ...r, phase: "busy", busySince: r.busySince ?? now, surplusSince: null }));
+      this.#emit({ type: "busy", name, jobId: rec.jobId, at: now });
+      await this.#persist();
+      return;
+    }
+    const next = this.#update(name, (r) => ({ ...r, phase: "destroying", destroyReason: reason, retryAt: 0, runnerId: null }));
+    if (!next) return;
+    this.#noteDestroying(next, reason, now);
+    await this.#persist();
+    await this.#destroy(name, reason, { deregistered: true });
+  }
+
+  async #destroy(name: string, reason: DestroyReason, opts: { deregistered?: boolean } = {}): Promise<void> {
+    const rec = this.#records.get(name);
+    if (!rec) return;
+    const { clock, backend } = this.#d;
+    try {
+      await backend.destroy(name);
+    } catch (e) {
+      const attempts = rec.destroyAttempts + 1;
+      const delay = backoff(attempts);
+      this.#log.error("destroying container failed; will retry", {
+        container: name,
+        error: describeError(e),
+        attempt: attempts,
+        retryInMs: delay,
+      });
+      this.#update(name, (r) => ({ ...r, destroyAttempts: attempts, retryAt: clock.now() + delay }));
+      await this.#persist();
+      return;
+    }
+    if (!opts.deregistered && this.#needsDeregistration(rec)) {
+      await this.#deregisterAfterDestroy(rec);
+    }
+    this.#records.delete(name);
+    this.counters.destroyed++;
+    this.counters.destroyedByReason[reason] = (this.counters.destroyedByReason[reason] ?? 0) + 1;
+    this.#log.info("container destroyed", { container: name, reason });
+    this.#emit({ type: "destroyed", name, reason, jobId: rec.jobId, at: clock.now() });
+    await this.#persist();
+    this.wake();
+  }
+
+  /**
+   * An ephemeral runner removes itself after its job. If a look at GitHub taken after the
+   * registration no longer lists it, it is gone for good and a DELETE would only cost a request.
+   */
+  #needsDeregistration(rec: ContainerRecord): boolean {
+    const view = this.#lastView;
+    if (view && rec.registeredAt !== null && view.startedAt > rec.registeredAt) {
+      return view.runners.some((r) => r.name === rec.runnerName);
+    }
+    return true;
+  }
+
+  async #deregisterAfterDestroy(rec: ContainerRecord): Promise<void> {
+    try {
+      const outcome = await this.#d.github.deleteRunner({ runnerId: rec.runnerId, runnerName: rec.runnerName });
+      if (outcome === "busy") this.#queueDeregistration(rec.runnerName, rec.runnerId, 0);
+    } catch (e) {
+      this.#log.warn("deregistering runner failed; will retry", { runner: rec.runnerName, error: describeError(e) });
+      this.#queueDeregistration(rec.runnerName, rec.runnerId, 0);
+    }
+  }
+
+  #queueDeregistration(runnerName: string, runnerId: number | null, attempts: number): void {
+    // GitHub can keep a dead runner "busy" for 10–15 minutes; retry patiently.
+    const delay = backoff(attempts + 1, 15_000, 10 * 60_000);
+    this.#deregs.set(runnerName, { runnerName, runnerId, attempts: attempts + 1, retryAt: this.#d.clock.now() + delay });
+  }
+
+  async #destroyOrphan(name: string): Promise<void> {
+    this.#log.warn("destroying a container with no record (orphan)", { container: name });
+    await this.#d.backend.destroy(name);
+    this.counters.orphansDestroyed++;
+    this.wake();
+  }
+
+  async #deregister(runnerName: string, runnerId: number | null): Promise<void> {
+    const known = this.#deregs.get(runnerName);
+    try {
+      const outcome = await this.#d.github.deleteRunner({ runnerId, runnerName });
+      if (outcome === "busy") {
+        if (known) this.#queueDeregistration(runnerName, runnerId, known.attempts);
+        // A busy ghost is left alone: it is running a job somewhere; it leaves by itself.
+      } else {
+        this.#deregs.delete(runnerName);
+        if (!known) {
+          this.counters.ghostsDeregistered++;
+          this.#log.info("removed a leftover runner registration", { runner: runnerName });
+        }
+      }
+    } catch (e) {
+      this.#log.warn("deregistering runner failed; will retry", { runner: runnerName, error: describeError(e) });
+      this.#queueDeregistration(runnerName, runnerId, known?.attempts ?? 0);
+    }
+    await this.#persist();
+  }
+
+  snapshotState(): ControllerState {
+    return { version: 1, containers: [...this.#records.values()], deregistrations: [...this.#deregs.values()] };
+  }
+
+  async #persist(): Promise<void> {
+    try {
+      await this.#d.store.save(this.snapshotState());
+    } catch (e) {
+      this.#log.error("cannot save state", { error: describeError(e) });
+      throw e;
+    }
+  }
+
+  /** Containers we track, for /status. */
+  containers(): readonly ContainerRecord[] {
+    return [...this.#records.values()];
+  }
+
+  lastView(): GitHubView | null {
+    return this.#lastView;
+  }
+
+  lastObserveError(): { code: string; message: string; at: number } | null {
+    return this.#lastObserveError;
+  }
+
+  pendingDeregistrations(): readonly PendingDeregistration[] {
+    return [...this.#deregs.values()];
+  }
+
+  /** Resolves when no action is under way (tests and benchmarks). */
+  async onIdle(): Promise<void> {
+    while (this.#inFlight.size > 0 || this.#ticking) {
+      await Promise.allSettled([...this.#inFlight.values(), this.#ticking ?? Promise.resolve()]);
+    }
+  }
+
+  /**
+   * Stop: no new rounds, let actions under way finish (creates are cancelled after `graceMs`),
+   * save state. Containers keep running: a restart adopts them.
+   */
+  async stop(graceMs = 20_000): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.wake();
+    await this.#loop;
+    const all = Promise.allSettled([...this.#inFlight.values()]);
+    const timer = this.#d.clock.sleep(graceMs).then(() => "timeout" as const);
+    const first = await Promise.race([all.then(() => "done" as const), timer]);
+    if (first === "timeout") {
+      this.#log.warn("cancelling container creations still under way");
+      this.#shutdown.abort();
+      await Promise.race([all, this.#d.clock.sleep(5000)]);
+    }
+    await this.#persist();
+    await this.#d.backend.close();
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * The planner: a pure function from what we observed to what to do next.
+ *
+ * It never performs I/O and never reads the clock. It returns the new container records (the
+ * bookkeeping to persist before anything happens) and the effects for the applier to run.
+ *
+ * Facts it is built on (shared/research/github-api.md):
+ * - A runner cannot be bound to a job: GitHub gives a queued job to any idle runner whose labels
+ *   cover it. So containers are capacity. Each not-yet-busy container is matched to one queued
+ *   job it is expected to take; containers are created only for queued jobs no container is
+ *   matched to; a busy container is attributed to the job it actually runs (job.runner_name).
+ * - A job is demand when its status is `queued` and its labels are a subset of ours.
+ */
+import { LabelMatcher } from "./labels.js";
+import { canTransition } from "./lifecycle.js";
+import { containerNameFor, isContainerName, runnerNameFor, runnerNameMatcher } from "./naming.js";
+import { allocateSubnet } from "./subnets.js";
+import type {
+  BackendState,
+  ContainerRecord,
+  DestroyReason,
+  GitHubView,
+  ObservedJob,
+  ObservedRunner,
+  PendingDeregistration,
+  Phase,
+} from "./types.js";
+
+export interface PlannerConfig {
+  readonly maxConcurrent: number;
+  readonly jobTimeoutMs: number;
+  readonly startupTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly runnerLabels: readonly string[];
+  readonly runnerNamePrefix: string;
+}
+
+export interface PlanInput {
+  readonly now: number;
+  readonly config: PlannerConfig;
+  readonly records: readonly ContainerRecord[];
+  readonly deregistrations: readonly PendingDeregistration[];
+  /** A fresh look at GitHub, or null when this round has none (error, rate limit). */
+  readonly github: GitHubView | null;
+  /** What the backend runs, or null when listing failed. Names absent from the map are gone. */
+  readonly backend: ReadonlyMap<string, BackendState> | null;
+  /** Keys with an effect under way: container names and `runner:NAME` for deregistrations. */
+  readonly inFlight: ReadonlySet<string>;
+  /** Jobs whose container finished, with the time: an observation older than that is stale for them. */
+  readonly recentlyFinished: ReadonlyMap<number, number>;
+  /** No new containers before this time (backing off after failed creates). */
+  readonly createBlockedUntil: number;
+}
+
+export type Effect =
+  /** Register a runner and create + start the container (record already saved as `creating`). */
+  | { readonly kind: "create"; readonly name: string }
+  /** Deregister first; if the runner turned out busy keep it, else destroy. For containers not running a job. */
+  | { readonly kind: "reap"; readonly name: string; readonly reason: DestroyReason }
+  /** Destroy (record already saved as `destroying`), then deregister. */
+  | { readonly kind: "destroy"; readonly name: string; readonly reason: DestroyReason }
+  /** A container the backend runs that we have no record of. */
+  | { readonly kind: "destroy-orphan"; readonly name: string }
+  /** Delete a runner registration (ghost, or a retry of an earlier failure). */
+  | { readonly kind: "deregister"; readonly runnerName: string; readonly runnerId: number | null };
+
+export interface Plan {
+  readonly records: ContainerRecord[];
+  readonly effects: Effect[];
+}
+
+export function runnerKey(runnerName: string): string {
+  return `runner:${runnerName}`;
+}
+
+function isLive(r: ContainerRecord): boolean {
+  return r.phase !== "destroying";
+}
+
+function withPhase(r: ContainerRecord, phase: Phase, patch: Partial<ContainerRecord> = {}): ContainerRecord {
+  if (!canTransition(r.phase, phase)) return r;
+  return { ...r, ...patch, phase };
+}
+
+function markDestroying(r: ContainerRecord, reason: DestroyReason): ContainerRecord {
+  return { ...r, phase: "destroying", destroyReason: reason, retryAt: 0 };
+}
+
+/** Oldest first, then by id: the order GitHub itself tends to serve jobs in. */
+function byAge(a: ObservedJob, b: ObservedJob): number {
+  return a.createdAt - b.createdAt || a.id - b.id;
+}
+
+export function plan(input: PlanInput): Plan {
+  const { now, config, inFlight, github, backend } = input;
+  const effects: Effect[] = [];
+  const records = new Map<string, ContainerRecord>(input.records.map((r) => [r.name, r]));
+  const idle = (r: ContainerRecord): boolean => !inFlight.has(r.name);
+
+  const set = (r: ContainerRecord): void => {
+    records.set(r.name, r);
+  };
+
+  // 1. Resume or retry teardowns.
+  for (const r of records.values()) {
+    if (r.phase === "destroying" && idle(r) && now >= r.retryAt) {
+      effects.push({ kind: "destroy", name: r.name, reason: r.destroyReason ?? "finished" });
+    }
+  }
+
+  // 2. Containers whose runner ended, or that the backend lost.
+  if (backend) {
+    for (const r of records.values()) {
+      if (!isLive(r) || !idle(r)) continue;
+      if (r.phase === "creating") {
+        // Not in flight but still `creating`: the daemon died mid-create. Undo it; the job gets a new container.
+        effects.push({ kind: "reap", name: r.name, reason: "interrupted" });
+        continue;
+      }
+      const state = backend.get(r.name);
+      if (state === "running") continue;
+      const reason: DestroyReason = state === "stopped" ? "finished" : "vanished";
+      set(markDestroying(r, reason));
+      effects.push({ kind: "destroy", name: r.name, reason });
+    }
+    // Containers the backend runs that we never recorded (or whose record a crash lost).
+    for (const name of backend.keys()) {
+      if (!records.has(name) && !inFlight.has(name) && isContainerName(name)) {
+        effects.push({ kind: "destroy-orphan", name });
+      }
+    }
+  }
+
+  // 3. Job timeout and the absolute backstop: local time only, no GitHub needed.
+  for (const r of records.values()) {
+    if (!isLive(r) || !idle(r) || r.phase === "creating") continue;
+    const busyTooLong = r.busySince !== null && now - r.busySince > config.jobTimeoutMs;
+    const aliveTooLong = now - r.createdAt > config.startupTimeoutMs + config.jobTimeoutMs;
+    if (busyTooLong || aliveTooLong) {
+      set(markDestroying(r, "job-timeout"));
+      effects.push({ kind: "destroy", name: r.name, reason: "job-timeout" });
+    }
+  }
+
+  const pendingRunnerNames = new Set(input.deregistrations.map((d) => d.runnerName));
+
+  // 4. Everything that needs a fresh look at GitHub.
+  if (github) {
+    const ours = runnerNameMatcher(config.runnerNamePrefix);
+    const runnersByName = new Map<string, ObservedRunner>();
+    for (const runner of github.runners) if (ours(runner.name)) runnersByName.set(runner.name, runner);
+    const runningJobByRunner = new Map<string, number>();
+    for (const job of github.jobs) {
+      if (job.status === "in_progress" && job.runnerName) runningJobByRunner.set(job.runnerName, job.id);
+    }
+
+    // 4a. Phase changes seen on GitHub.
+    for (const r of [...records.values()]) {
+      if (!isLive(r) || !idle(r) || r.phase === "creating") continue;
+      const runner = runnersByName.get(r.runnerName);
+      const runningJob = runningJobByRunner.get(r.runnerName);
+      if (runningJob !== undefined || runner?.busy) {
+        set(
+          withPhase(r, "busy", {
+            busySince: r.busySince ?? now,
+            onlineAt: r.onlineAt ?? now,
+            jobId: runningJob ?? r.jobId,
+            surplusSince: null,
+            runnerId: r.runnerId ?? runner?.id ?? null,
+          }),
+        );
+      } else if (runner?.online && r.phase === "starting") {
+        set(withPhase(r, "ready", { onlineAt: now, runnerId: r.runnerId ?? runner.id }));
+      } else if (!runner && r.phase === "ready" && r.runnerId !== null) {
+        // Its registration vanished while it waited (deleted on GitHub's side): it will never get a job.
+        effects.push({ kind: "reap", name: r.name, reason: "runner-gone" });
+      }
+    }
+
+    // 4b. Demand: queued jobs with our labels, minus those we know an observation this old cannot see finished.
+    const matcher = new LabelMatcher(config.runnerLabels);
+    const queued = github.jobs
+      .filter((j) => j.status === "queued" && matcher.matches(j.labels))
+      .filter((j) => {
+        const finishedAt = input.recentlyFinished.get(j.id);
+        return finishedAt === undefined || finishedAt < github.startedAt;
+      })
+      .sort(byAge);
+    const queuedIds = new Set(queued.map((j) => j.id));
+
+    // 4c. Match not-yet-busy containers to queued jobs. Busy containers claim the job they run.
+    const claimed = new Set<number>();
+    for (const r of records.values()) {
+      if (isLive(r) && r.phase === "busy" && r.jobId !== null) claimed.add(r.jobId);
+    }
+    const pending = [...records.values()]
+      .filter((r) => isLive(r) && r.phase !== "busy")
+      .sort((a, b) => a.createdAt - b.createdAt || a.name.localeCompare(b.name));
+    const unmatched: ContainerRecord[] = [];
+    for (const r of pending) {
+      if (r.jobId !== null && queuedIds.has(r.jobId) && !claimed.has(r.jobId)) {
+        claimed.add(r.jobId);
+      } else {
+        unmatched.push(r);
+      }
+    }
+    const unclaimed = (): ObservedJob | undefined => queued.find((j) => !claimed.has(j.id));
+    for (const r of unmatched) {
+      const job = unclaimed();
+      if (job) claimed.add(job.id);
+      const jobId = job ? job.id : null;
+      if (r.jobId !== jobId || (jobId === null) !== (r.surplusSince !== null)) {
+        set({ ...records.get(r.name)!, jobId, surplusSince: jobId === null ? (r.surplusSince ?? now) : null });
+      }
+    }
+    for (const r of pending) {
+      const cur = records.get(r.name)!;
+      if (cur.jobId !== null && cur.surplusSince !== null) set({ ...cur, surplusSince: null });
+    }
+
+    // 4d. Timeouts that depend on GitHub: a runner that never came online, and surplus idlers.
+    const reaping = new Set(effects.filter((e) => e.kind === "reap").map((e) => e.name));
+    for (const r of records.values()) {
+      if (!isLive(r) || !idle(r) || reaping.has(r.name)) continue;
+      if (r.phase === "starting" && now - r.createdAt > config.startupTimeoutMs) {
+        effects.push({ kind: "reap", name: r.name, reason: "startup-timeout" });
+        reaping.add(r.name);
+      } else if (
+        (r.phase === "starting" || r.phase === "ready") &&
+        r.surplusSince !== null &&
+        now - r.surplusSince >= config.idleTimeoutMs
+      ) {
+        effects.push({ kind: "reap", name: r.name, reason: "idle" });
+        reaping.add(r.name);
+      }
+    }
+
+    // 4e. New containers for queued jobs nobody is matched to, within MAX_CONCURRENT.
+    if (now >= input.createBlockedUntil) {
+      let free = config.maxConcurrent - records.size;
+      const names = new Set(records.keys());
+      const subnets = new Set([...records.values()].map((r) => r.subnet));
+      for (const job of queued) {
+        if (free <= 0) break;
+        if (claimed.has(job.id)) continue;
+        const name = containerNameFor(job.id, names);
+        const subnet = allocateSubnet(subnets);
+        if (name === null || subnet === null) break;
+        names.add(name);
+        subnets.add(subnet);
+        claimed.add(job.id);
+        free--;
+        records.set(name, {
+          name,
+          runnerName: runnerNameFor(config.runnerNamePrefix, name),
+          runnerId: null,
+          registeredAt: null,
+          triggerJobId: job.id,
+          jobId: job.id,
+          subnet,
+          phase: "creating",
+          createdAt: now,
+          onlineAt: null,
+          busySince: null,
+          surplusSince: null,
+          destroyReason: null,
+          destroyAttempts: 0,
+          retryAt: 0,
+        });
+        effects.push({ kind: "create", name });
+      }
+    }
+
+    // 4f. Ghost registrations: runners of ours with no container, not busy, not already queued for deletion.
+    const known = new Set([...records.values()].map((r) => r.runnerName));
+    for (const runner of runnersByName.values()) {
+      if (known.has(runner.name) || runner.busy || pendingRunnerNames.has(runner.name)) continue;
+      if (inFlight.has(runnerKey(runner.name))) continue;
+      effects.push({ kind: "deregister", runnerName: runner.name, runnerId: runner.id });
+      pendingRunnerNames.add(runner.name);
+    }
+  }
+
+  // 5. Deregistrations to retry.
+  for (const d of input.deregistrations) {
+    if (now >= d.retryAt && !inFlight.has(runnerKey(d.runnerName))) {
+      effects.push({ kind: "deregister", runnerName: d.runnerName, runnerId: d.runnerId });
+    }
+  }
+
+  return { records: [...records.values()], effects };
+}

@@ -1,0 +1,76 @@
+/**
+ * The ports the controller core talks through. Adapters implement them; tests substitute them.
+ */
+import type { BackendKind } from "./config.js";
+import type { Subnet } from "./domain/subnets.js";
+import type { BackendState, GitHubView, ObservedRunner } from "./domain/types.js";
+
+export type DeleteOutcome = "deleted" | "gone" | "busy";
+
+export interface GitHubHealth {
+  /** Last time a request to GitHub succeeded (ms epoch), or null. */
+  readonly lastSuccessAt: number | null;
+  /** Last failure, as a code and a safe message. */
+  readonly lastError: { readonly code: string; readonly message: string; readonly at: number } | null;
+  readonly consecutiveFailures: number;
+  /** GitHub rejected the token (401) on the last attempt. */
+  readonly unauthorized: boolean;
+  /** No request is sent before this time (rate limit), or null. */
+  readonly blockedUntil: number | null;
+  readonly rateLimit: { readonly remaining: number; readonly limit: number; readonly reset: number } | null;
+}
+
+export interface GitHubStats {
+  readonly requests: number;
+  readonly notModified: number;
+  readonly errors: number;
+}
+
+export interface GitHubPort {
+  /** Queued and running jobs of every run that can hold a queued job, plus our runners. */
+  observe(): Promise<GitHubView>;
+  listRunners(): Promise<ObservedRunner[]>;
+  /** Register a JIT runner; returns its id and the single-use config (a secret). */
+  createJitRunner(name: string, labels: readonly string[]): Promise<{ runnerId: number; encodedJitConfig: string }>;
+  /** A registration token for `config.sh --token` (fallback mode). */
+  createRegistrationToken(): Promise<{ token: string; expiresAt: string }>;
+  /** Delete a registration. 404 counts as done; 422 (still running a job) is reported as busy. */
+  deleteRunner(ref: { runnerId: number | null; runnerName: string }): Promise<DeleteOutcome>;
+  /** The web URL runners register against (for token mode). */
+  readonly registrationUrl: string;
+  health(): GitHubHealth;
+  stats(): GitHubStats;
+}
+
+/** What a runner needs to register: a JIT config, or a registration token plus its settings. */
+export type RunnerSecret =
+  | { readonly kind: "jit"; readonly encodedJitConfig: string }
+  | {
+      readonly kind: "token";
+      readonly token: string;
+      readonly url: string;
+      readonly runnerName: string;
+      readonly labels: readonly string[];
+    };
+
+export interface CreateSpec {
+  readonly name: string;
+  readonly runnerName: string;
+  readonly labels: readonly string[];
+  readonly subnet: Subnet;
+  readonly secret: RunnerSecret;
+}
+
+export interface Backend {
+  readonly kind: BackendKind;
+  /** Create and start the container; resolves once it runs. Cleans up after itself when it fails. */
+  create(spec: CreateSpec, signal: AbortSignal): Promise<void>;
+  /** Our containers only (never anyone else's), running or stopped. */
+  list(): Promise<Map<string, BackendState>>;
+  /** Stop and remove the container and everything it left behind. Idempotent; a missing container is success. */
+  destroy(name: string): Promise<void>;
+  /** Called when a container stops, when the backend can tell (lets the loop react at once). */
+  onStopped(listener: (name: string) => void): void;
+  /** Stop watching. Containers keep running. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,176 @@
+/**
+ * Crash-safe state in STATE_DIR/state.json: written to a temporary file, fsynced, renamed over
+ * the old one, and the directory fsynced — after a kill -9 at any moment the file holds either
+ * the old or the new state, never a mix. Writes are serialised and coalesced.
+ */
+import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { ControllerError } from "../errors.js";
+import { LIVE_PHASES, type ContainerRecord, type ControllerState, type PendingDeregistration } from "../domain/types.js";
+
+export interface StateStore {
+  load(): Promise<ControllerState>;
+  save(state: ControllerState): Promise<void>;
+}
+
+const PHASES = new Set<string>([...LIVE_PHASES, "destroying"]);
+
+function isRecord(x: unknown): x is ContainerRecord {
+  if (typeof x !== "object" || x === null) return false;
+  const r = x as Record<string, unknown>;
+  return (
+    typeof r["name"] === "string" &&
+    typeof r["runnerName"] === "string" &&
+    typeof r["subnet"] === "number" &&
+    typeof r["phase"] === "string" &&
+    PHASES.has(r["phase"]) &&
+    typeof r["createdAt"] === "number" &&
+    typeof r["triggerJobId"] === "number"
+  );
+}
+
+function isDeregistration(x: unknown): x is PendingDeregistration {
+  return typeof x === "object" && x !== null && typeof (x as { runnerName?: unknown }).runnerName === "string";
+}
+
+/** Validate and normalise what we read; refuse (rather than guess at) anything unexpected. */
+export function parseState(text: string, path: string): ControllerState {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ControllerError("RC_STATE_CORRUPT", `state file ${path} is not valid JSON`, {
+      hint: "move it aside and restart; running containers are adopted from the backend",
+      cause: e,
+    });
+  }
+  const s = raw as { version?: unknown; containers?: unknown; deregistrations?: unknown };
+  if (s.version !== 1 || !Array.isArray(s.containers)) {
+    throw new ControllerError("RC_STATE_CORRUPT", `state file ${path} has an unknown format`, {
+      hint: "move it aside and restart; running containers are adopted from the backend",
+    });
+  }
+  const containers = s.containers.filter(isRecord).map((r) => ({
+    ...r,
+    runnerId: typeof r.runnerId === "number" ? r.runnerId : null,
+    registeredAt: typeof r.registeredAt === "number" ? r.registeredAt : null,
+    jobId: typeof r.jobId === "number" ? r.jobId : null,
+    onlineAt: typeof r.onlineAt === "number" ? r.onlineAt : null,
+    busySince: typeof r.busySince === "number" ? r.busySince : null,
+    surplusSince: typeof r.surplusSince === "number" ? r.surplusSince : null,
+    destroyReason: r.destroyReason ?? null,
+    destroyAttempts: typeof r.destroyAttempts === "number" ? r.destroyAttempts : 0,
+    retryAt: typeof r.retryAt === "number" ? r.retryAt : 0,
+  }));
+  const deregistrations = Array.isArray(s.deregistrations)
+    ? s.deregistrations.filter(isDeregistration).map((d) => ({
+        runnerName: d.runnerName,
+        runnerId: typeof d.runnerId === "number" ? d.runnerId : null,
+        attempts: typeof d.attempts === "number" ? d.attempts : 0,
+        retryAt: typeof d.retryAt === "number" ? d.retryAt : 0,
+      }))
+    : [];
+  return { version: 1, containers, deregistrations };
+}
+
+export function serializeState(state: ControllerState): string {
+  return JSON.stringify(state, null, 1) + "\n";
+}
+
+export class FileStateStore implements StateStore {
+  readonly path: string;
+  #chain: Promise<void> = Promise.resolve();
+  #pending: ControllerState | null = null;
+
+  constructor(stateDir: string) {
+    this.path = join(stateDir, "state.json");
+  }
+
+  async load(): Promise<ControllerState> {
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { version: 1, containers: [], deregistrations: [] };
+      throw new ControllerError("RC_STATE_CORRUPT", `cannot read state file ${this.path}: ${(e as Error).message}`, {
+        hint: "check STATE_DIR's permissions",
+        cause: e,
+      });
+    }
+    return parseState(text, this.path);
+  }
+
+  /** Resolves once `state` (or a later state) is durable. Concurrent saves coalesce. */
+  save(state: ControllerState): Promise<void> {
+    this.#pending = state;
+    const next = this.#chain.then(async () => {
+      const s = this.#pending;
+      if (s === null) return;
+      this.#pending = null;
+      await writeAtomic(this.path, serializeState(s));
+    });
+    this.#chain = next.catch(() => {});
+    return next;
+  }
+
+  /** Synchronous variant for the last write before exit. */
+  saveSync(state: ControllerState): void {
+    writeAtomicSync(this.path, serializeState(state));
+  }
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fh = await open(tmp, "w", 0o600);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  const d = await open(dir, "r");
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
+
+function writeAtomicSync(path: string, text: string): void {
+  const dir = dirname(path);
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const d = openSync(dir, "r");
+  try {
+    fsyncSync(d);
+  } finally {
+    closeSync(d);
+  }
+}
+
+/** Read state synchronously (CLI use). */
+export function readStateSync(stateDir: string): ControllerState {
+  const path = join(stateDir, "state.json");
+  try {
+    return parseState(readFileSync(path, "utf8"), path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { version: 1, containers: [], deregistrations: [] };
+    throw e;
+  }
+}
