@@ -67,8 +67,14 @@ export interface StatusReport {
 export function buildBackend(config: Config, log: Logger, clock: Clock): Backend {
   switch (config.backend) {
     case "process":
-      if (!config.runnerCommand) throw new ConfigError("RUNNER_COMMAND is not set but BACKEND=process needs it");
-      return new ProcessBackend({ root: join(config.stateDir, "containers"), command: config.runnerCommand, log, clock });
+      if (!config.runnerCommand)
+        throw new ConfigError("RUNNER_COMMAND is not set but BACKEND=process needs it");
+      return new ProcessBackend({
+        root: join(config.stateDir, "containers"),
+        command: config.runnerCommand,
+        log,
+        clock,
+      });
     case "nixos-container":
       throw new ConfigError(
         "BACKEND=nixos-container is not available in this build",
@@ -115,12 +121,18 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     const h = github.health();
     const now = clock.now();
     if (h.unauthorized) {
-      return { ok: false, text: `UNHEALTHY: GitHub rejects the token in ${config.tokenFile} (401); fix the file, it is re-read automatically` };
+      return {
+        ok: false,
+        text: `UNHEALTHY: GitHub rejects the token in ${config.tokenFile} (401); fix the file, it is re-read automatically`,
+      };
     }
     const err = controller.lastObserveError();
     if (err?.code === "RC_TOKEN_UNREADABLE") return { ok: false, text: `UNHEALTHY: ${err.message}` };
     if (h.blockedUntil !== null && h.blockedUntil > now) {
-      return { ok: true, text: `OK (GitHub rate limit: paused until ${new Date(h.blockedUntil).toISOString()})` };
+      return {
+        ok: true,
+        text: `OK (GitHub rate limit: paused until ${new Date(h.blockedUntil).toISOString()})`,
+      };
     }
     const since = h.lastSuccessAt ?? controller.startedAt;
     if (since > 0 && now - since > unreachableLimitMs) {
@@ -159,7 +171,9 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
       backend: config.backend,
       registration: config.registration,
       healthy: health().ok,
-      queued_jobs: view ? view.jobs.filter((j) => j.status === "queued" && matcher.matches(j.labels)).length : null,
+      queued_jobs: view
+        ? view.jobs.filter((j) => j.status === "queued" && matcher.matches(j.labels)).length
+        : null,
       last_poll: view ? new Date(view.startedAt).toISOString() : null,
       github: {
         last_success: h.lastSuccessAt ? new Date(h.lastSuccessAt).toISOString() : null,
@@ -211,7 +225,9 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     },
     async stop() {
       log.info("stopping: containers keep running and are adopted at the next start");
-      const closing = closeServer(http).catch((e: unknown) => log.warn("closing HTTP failed", { error: describeError(e) }));
+      const closing = closeServer(http).catch((e: unknown) =>
+        log.warn("closing HTTP failed", { error: describeError(e) }),
+      );
       await controller.stop();
       await closing;
       await lock?.release();

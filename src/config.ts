@@ -48,7 +48,12 @@ function bad(name: string, raw: string, problem: string, fix: string): ConfigErr
 function parseSeconds(name: string, raw: string, min: number, max: number, dflt: string): number {
   const s = raw.trim();
   if (!/^\d+(\.\d+)?$/.test(s)) {
-    throw bad(name, raw, "is not a number of seconds", `set it to a decimal number of seconds such as ${dflt}`);
+    throw bad(
+      name,
+      raw,
+      "is not a number of seconds",
+      `set it to a decimal number of seconds such as ${dflt}`,
+    );
   }
   const v = Number(s);
   if (!(v >= min && v <= max)) {
@@ -60,7 +65,12 @@ function parseSeconds(name: string, raw: string, min: number, max: number, dflt:
 function parseInteger(name: string, raw: string, min: number, max: number, dflt: string): number {
   const s = raw.trim();
   if (!/^\d+$/.test(s)) {
-    throw bad(name, raw, "is not a whole number", `set it to an integer from ${min} to ${max} (default ${dflt})`);
+    throw bad(
+      name,
+      raw,
+      "is not a whole number",
+      `set it to an integer from ${min} to ${max} (default ${dflt})`,
+    );
   }
   const v = Number(s);
   if (v < min || v > max) {
@@ -82,8 +92,21 @@ export function parseRepo(raw: string, name = "GITHUB_REPO"): Config["repo"] {
   const s = raw.trim();
   const parts = s.split("/");
   const [owner, repo] = parts;
-  if (parts.length !== 2 || !owner || !repo || !OWNER_RE.test(owner) || !REPO_RE.test(repo) || repo === "." || repo === "..") {
-    throw bad(name, raw, "is not a repository of the form owner/repo", "set it like GITHUB_REPO=octo-org/octo-repo");
+  if (
+    parts.length !== 2 ||
+    !owner ||
+    !repo ||
+    !OWNER_RE.test(owner) ||
+    !REPO_RE.test(repo) ||
+    repo === "." ||
+    repo === ".."
+  ) {
+    throw bad(
+      name,
+      raw,
+      "is not a repository of the form owner/repo",
+      "set it like GITHUB_REPO=octo-org/octo-repo",
+    );
   }
   return Object.freeze({ owner, name: repo, fullName: `${owner}/${repo}` });
 }
@@ -92,7 +115,10 @@ const PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$/;
 
 function defaultPrefix(): string {
   const h = hostname().split(".")[0] ?? "";
-  const cleaned = h.replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 50);
+  const cleaned = h
+    .replace(/[^A-Za-z0-9._-]/g, "-")
+    .replace(/^[^A-Za-z0-9]+/, "")
+    .slice(0, 50);
   return cleaned || "runner";
 }
 
@@ -101,7 +127,12 @@ function parseUrl(name: string, raw: string): string {
   try {
     u = new URL(raw.trim());
   } catch {
-    throw bad(name, raw, "is not a URL", "use e.g. https://api.github.com or https://ghes.example.com/api/v3");
+    throw bad(
+      name,
+      raw,
+      "is not a URL",
+      "use e.g. https://api.github.com or https://ghes.example.com/api/v3",
+    );
   }
   if (u.protocol !== "https:" && u.protocol !== "http:") {
     throw bad(name, raw, "is not an http(s) URL", "use e.g. https://api.github.com");
@@ -138,7 +169,10 @@ export function loadConfig(env: Env): Config {
 
   const repoRaw = get("GITHUB_REPO");
   if (repoRaw === undefined) {
-    throw new ConfigError("GITHUB_REPO is not set", "set it to the repository to serve, e.g. GITHUB_REPO=octo-org/octo-repo");
+    throw new ConfigError(
+      "GITHUB_REPO is not set",
+      "set it to the repository to serve, e.g. GITHUB_REPO=octo-org/octo-repo",
+    );
   }
   const repo = parseRepo(repoRaw);
 
@@ -154,32 +188,54 @@ export function loadConfig(env: Env): Config {
   const maxConcurrent = parseInteger("MAX_CONCURRENT", get("MAX_CONCURRENT") ?? "7", 1, 100, "7");
   const pollIntervalMs = parseSeconds("POLL_INTERVAL", get("POLL_INTERVAL") ?? "10", 0.05, 3600, "10");
   const jobTimeoutMs = parseSeconds("JOB_TIMEOUT", get("JOB_TIMEOUT") ?? "7200", 0.05, 30 * 86400, "7200");
-  const startupTimeoutMs = parseSeconds("STARTUP_TIMEOUT", get("STARTUP_TIMEOUT") ?? "600", 0.05, 86400, "600");
+  const startupTimeoutMs = parseSeconds(
+    "STARTUP_TIMEOUT",
+    get("STARTUP_TIMEOUT") ?? "600",
+    0.05,
+    86400,
+    "600",
+  );
   const idleTimeoutMs = parseSeconds("IDLE_TIMEOUT", get("IDLE_TIMEOUT") ?? "300", 0.05, 86400, "300");
 
   const labelsRaw = env["RUNNER_LABELS"] ?? "self-hosted,ci,nix,x64,Linux";
   const runnerLabels = normalizeLabels(labelsRaw);
   if (typeof runnerLabels === "string") {
-    throw bad("RUNNER_LABELS", labelsRaw, runnerLabels, "give a comma-separated list such as self-hosted,nix,x64,Linux");
+    throw bad(
+      "RUNNER_LABELS",
+      labelsRaw,
+      runnerLabels,
+      "give a comma-separated list such as self-hosted,nix,x64,Linux",
+    );
   }
 
   const stateDir = parsePath("STATE_DIR", get("STATE_DIR") ?? "/var/lib/runner-controller");
   const httpPort = parseInteger("HTTP_PORT", get("HTTP_PORT") ?? "8080", 0, 65535, "8080");
   const httpHost = parseHost("HTTP_HOST", get("HTTP_HOST") ?? "127.0.0.1");
   const githubApiUrl = parseUrl("GITHUB_API_URL", get("GITHUB_API_URL") ?? "https://api.github.com");
-  const backend = parseEnum<BackendKind>("BACKEND", get("BACKEND") ?? "nixos-container", ["nixos-container", "process"]);
+  const backend = parseEnum<BackendKind>("BACKEND", get("BACKEND") ?? "nixos-container", [
+    "nixos-container",
+    "process",
+  ]);
 
   const cmdRaw = get("RUNNER_COMMAND");
   let runnerCommand: string | undefined;
   if (cmdRaw !== undefined) {
     const c = cmdRaw.trim();
     if (!isAbsolute(c) || /[\0\n\r]/.test(c)) {
-      throw bad("RUNNER_COMMAND", cmdRaw, "is not an absolute path to an executable", "give e.g. /opt/actions-runner/run.sh (no arguments; it is run without a shell)");
+      throw bad(
+        "RUNNER_COMMAND",
+        cmdRaw,
+        "is not an absolute path to an executable",
+        "give e.g. /opt/actions-runner/run.sh (no arguments; it is run without a shell)",
+      );
     }
     runnerCommand = c;
   }
   if (backend === "process" && runnerCommand === undefined) {
-    throw new ConfigError("RUNNER_COMMAND is not set but BACKEND=process needs it", "set it to the runner executable, e.g. /opt/actions-runner/run.sh");
+    throw new ConfigError(
+      "RUNNER_COMMAND is not set but BACKEND=process needs it",
+      "set it to the runner executable, e.g. /opt/actions-runner/run.sh",
+    );
   }
 
   const prefixRaw = get("RUNNER_NAME_PREFIX");
@@ -193,11 +249,31 @@ export function loadConfig(env: Env): Config {
     );
   }
 
-  const registration = parseEnum<RegistrationMode>("REGISTRATION", get("REGISTRATION") ?? "jit", ["jit", "token"]);
+  const registration = parseEnum<RegistrationMode>("REGISTRATION", get("REGISTRATION") ?? "jit", [
+    "jit",
+    "token",
+  ]);
   const createConcurrency = parseInteger("CREATE_CONCURRENCY", get("CREATE_CONCURRENCY") ?? "8", 1, 100, "8");
-  const githubRequestTimeoutMs = parseSeconds("GITHUB_REQUEST_TIMEOUT", get("GITHUB_REQUEST_TIMEOUT") ?? "30", 0.05, 600, "30");
-  const githubWriteIntervalMs = parseSeconds("GITHUB_WRITE_INTERVAL", get("GITHUB_WRITE_INTERVAL") ?? "1", 0, 60, "1");
-  const logLevel = parseEnum("LOG_LEVEL", get("LOG_LEVEL") ?? "info", ["debug", "info", "warn", "error"] as const);
+  const githubRequestTimeoutMs = parseSeconds(
+    "GITHUB_REQUEST_TIMEOUT",
+    get("GITHUB_REQUEST_TIMEOUT") ?? "30",
+    0.05,
+    600,
+    "30",
+  );
+  const githubWriteIntervalMs = parseSeconds(
+    "GITHUB_WRITE_INTERVAL",
+    get("GITHUB_WRITE_INTERVAL") ?? "1",
+    0,
+    60,
+    "1",
+  );
+  const logLevel = parseEnum("LOG_LEVEL", get("LOG_LEVEL") ?? "info", [
+    "debug",
+    "info",
+    "warn",
+    "error",
+  ] as const);
   const logFormat = parseEnum("LOG_FORMAT", get("LOG_FORMAT") ?? "text", ["text", "json"] as const);
 
   return Object.freeze({

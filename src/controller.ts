@@ -161,7 +161,10 @@ export class Controller {
         await this.runOnce();
       } catch (e) {
         // A round that throws is a bug; log it and keep the daemon alive.
-        this.#log.error("control round failed", { error: describeError(e), stack: (e as Error).stack?.split("\n").slice(1, 4).join(" | ") });
+        this.#log.error("control round failed", {
+          error: describeError(e),
+          stack: (e as Error).stack?.split("\n").slice(1, 4).join(" | "),
+        });
       }
       if (this.#stopping) break;
       if (this.#wakeRequested) continue;
@@ -263,7 +266,8 @@ export class Controller {
   }
 
   #noteDestroying(r: ContainerRecord, reason: DestroyReason, now: number): void {
-    if ((reason === "finished" || reason === "vanished") && r.jobId !== null) this.#recentlyFinished.set(r.jobId, now);
+    if ((reason === "finished" || reason === "vanished") && r.jobId !== null)
+      this.#recentlyFinished.set(r.jobId, now);
     this.#log.info("tearing down container", { container: r.name, reason, job: r.jobId ?? undefined });
     this.#emit({ type: "destroying", name: r.name, reason, at: now });
   }
@@ -274,7 +278,8 @@ export class Controller {
       const view = await this.#d.github.observe();
       this.#lastView = view;
       this.#lastObserveError = null;
-      for (const [jobId, at] of this.#recentlyFinished) if (at < view.startedAt) this.#recentlyFinished.delete(jobId);
+      for (const [jobId, at] of this.#recentlyFinished)
+        if (at < view.startedAt) this.#recentlyFinished.delete(jobId);
       const queued = view.jobs.filter((j) => j.status === "queued").length;
       this.#emit({ type: "observed", queued, at: this.#d.clock.now() });
       return view;
@@ -284,7 +289,9 @@ export class Controller {
       const message = describeError(e);
       const repeated = this.#lastObserveError?.code === code;
       this.#lastObserveError = { code, message, at: this.#d.clock.now() };
-      (repeated ? this.#log.debug : this.#log.warn)("cannot observe GitHub; will retry", { code, error: message });
+      const fields = { code, error: message };
+      if (repeated) this.#log.debug("cannot observe GitHub; will retry", fields);
+      else this.#log.warn("cannot observe GitHub; will retry", fields);
       this.#emit({ type: "observe-failed", code, message, at: this.#d.clock.now() });
       return null;
     }
@@ -332,7 +339,11 @@ export class Controller {
       const rec = this.#records.get(name);
       if (!rec || rec.phase !== "creating") return;
       this.#emit({ type: "creating", name, jobId: rec.triggerJobId, at: clock.now() });
-      this.#log.info("creating container", { container: name, job: rec.triggerJobId, subnet: subnet(rec.subnet).cidr });
+      this.#log.info("creating container", {
+        container: name,
+        job: rec.triggerJobId,
+        subnet: subnet(rec.subnet).cidr,
+      });
       let secret: RunnerSecret;
       if (config.registration === "jit") {
         const jit = await github.createJitRunner(rec.runnerName, config.runnerLabels);
@@ -341,9 +352,19 @@ export class Controller {
         secret = { kind: "jit", encodedJitConfig: jit.encodedJitConfig };
       } else {
         const t = await github.createRegistrationToken();
-        secret = { kind: "token", token: t.token, url: github.registrationUrl, runnerName: rec.runnerName, labels: config.runnerLabels };
+        secret = {
+          kind: "token",
+          token: t.token,
+          url: github.registrationUrl,
+          runnerName: rec.runnerName,
+          labels: config.runnerLabels,
+        };
       }
-      const signal = AbortSignal.any([abort.signal, this.#shutdown.signal, AbortSignal.timeout(config.startupTimeoutMs)]);
+      const signal = AbortSignal.any([
+        abort.signal,
+        this.#shutdown.signal,
+        AbortSignal.timeout(config.startupTimeoutMs),
+      ]);
       await backend.create(
         { name, runnerName: rec.runnerName, labels: config.runnerLabels, subnet: subnet(rec.subnet), secret },
         signal,
@@ -363,7 +384,12 @@ export class Controller {
       const message = describeError(e);
       this.#log.error("creating container failed", { container: name, error: message, retryInMs: delay });
       this.#emit({ type: "create-failed", name, message, at: clock.now() });
-      const rec = this.#update(name, (r) => ({ ...r, phase: "destroying", destroyReason: "create-failed", retryAt: 0 }));
+      const rec = this.#update(name, (r) => ({
+        ...r,
+        phase: "destroying",
+        destroyReason: "create-failed",
+        retryAt: 0,
+      }));
       if (rec) {
         this.#noteDestroying(rec, "create-failed", clock.now());
         await this.#persist();
@@ -388,7 +414,13 @@ export class Controller {
       await this.#persist();
       return;
     }
-    const next = this.#update(name, (r) => ({ ...r, phase: "destroying", destroyReason: reason, retryAt: 0, runnerId: null }));
+    const next = this.#update(name, (r) => ({
+      ...r,
+      phase: "destroying",
+      destroyReason: reason,
+      retryAt: 0,
+      runnerId: null,
+    }));
     if (!next) return;
     this.#noteDestroying(next, reason, now);
     await this.#persist();
@@ -440,10 +472,16 @@ export class Controller {
 
   async #deregisterAfterDestroy(rec: ContainerRecord): Promise<void> {
     try {
-      const outcome = await this.#d.github.deleteRunner({ runnerId: rec.runnerId, runnerName: rec.runnerName });
+      const outcome = await this.#d.github.deleteRunner({
+        runnerId: rec.runnerId,
+        runnerName: rec.runnerName,
+      });
       if (outcome === "busy") this.#queueDeregistration(rec.runnerName, rec.runnerId, 0);
     } catch (e) {
-      this.#log.warn("deregistering runner failed; will retry", { runner: rec.runnerName, error: describeError(e) });
+      this.#log.warn("deregistering runner failed; will retry", {
+        runner: rec.runnerName,
+        error: describeError(e),
+      });
       this.#queueDeregistration(rec.runnerName, rec.runnerId, 0);
     }
   }
@@ -451,7 +489,12 @@ export class Controller {
   #queueDeregistration(runnerName: string, runnerId: number | null, attempts: number): void {
     // GitHub can keep a dead runner "busy" for 10–15 minutes; retry patiently.
     const delay = backoff(attempts + 1, 15_000, 10 * 60_000);
-    this.#deregs.set(runnerName, { runnerName, runnerId, attempts: attempts + 1, retryAt: this.#d.clock.now() + delay });
+    this.#deregs.set(runnerName, {
+      runnerName,
+      runnerId,
+      attempts: attempts + 1,
+      retryAt: this.#d.clock.now() + delay,
+    });
   }
 
   async #destroyOrphan(name: string): Promise<void> {
@@ -476,14 +519,21 @@ export class Controller {
         }
       }
     } catch (e) {
-      this.#log.warn("deregistering runner failed; will retry", { runner: runnerName, error: describeError(e) });
+      this.#log.warn("deregistering runner failed; will retry", {
+        runner: runnerName,
+        error: describeError(e),
+      });
       this.#queueDeregistration(runnerName, runnerId, known?.attempts ?? 0);
     }
     await this.#persist();
   }
 
   snapshotState(): ControllerState {
-    return { version: 1, containers: [...this.#records.values()], deregistrations: [...this.#deregs.values()] };
+    return {
+      version: 1,
+      containers: [...this.#records.values()],
+      deregistrations: [...this.#deregs.values()],
+    };
   }
 
   async #persist(): Promise<void> {

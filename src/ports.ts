@@ -31,7 +31,10 @@ export interface GitHubPort {
   observe(): Promise<GitHubView>;
   listRunners(): Promise<ObservedRunner[]>;
   /** Register a JIT runner; returns its id and the single-use config (a secret). */
-  createJitRunner(name: string, labels: readonly string[]): Promise<{ runnerId: number; encodedJitConfig: string }>;
+  createJitRunner(
+    name: string,
+    labels: readonly string[],
+  ): Promise<{ runnerId: number; encodedJitConfig: string }>;
   /** A registration token for `config.sh --token` (fallback mode). */
   createRegistrationToken(): Promise<{ token: string; expiresAt: string }>;
   /** Delete a registration. 404 counts as done; 422 (still running a job) is reported as busy. */

@@ -57,7 +57,11 @@ function isAlive(meta: Meta): boolean {
 }
 
 /** The runner's environment: what it needs to run, and the one secret it needs to register. */
-export function runnerEnv(secret: RunnerSecret, workDir: string, extra: Record<string, string> = {}): Record<string, string> {
+export function runnerEnv(
+  secret: RunnerSecret,
+  workDir: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const env: Record<string, string> = {
     PATH: process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
     HOME: workDir,
@@ -91,7 +95,11 @@ export class ProcessBackend implements Backend {
   }
 
   #dir(name: string): string {
-    if (!isContainerName(name)) throw new ControllerError("RC_BACKEND_FAILED", `refusing unexpected container name ${JSON.stringify(name)}`);
+    if (!isContainerName(name))
+      throw new ControllerError(
+        "RC_BACKEND_FAILED",
+        `refusing unexpected container name ${JSON.stringify(name)}`,
+      );
     return join(this.#opts.root, name);
   }
 
@@ -199,7 +207,8 @@ export class ProcessBackend implements Backend {
         signalGroup(meta.pid, "SIGKILL");
         const hard = this.#opts.clock.now() + 5000;
         while (isAlive(meta) && this.#opts.clock.now() < hard) await this.#opts.clock.sleep(25);
-        if (isAlive(meta)) throw new ControllerError("RC_BACKEND_FAILED", `process ${meta.pid} of ${name} survived SIGKILL`);
+        if (isAlive(meta))
+          throw new ControllerError("RC_BACKEND_FAILED", `process ${meta.pid} of ${name} survived SIGKILL`);
       }
     }
     this.#adopted.delete(name);

@@ -10,6 +10,9 @@ export function checkRunnerCommand(config: Config): void {
     if (!statSync(cmd).isFile()) throw new Error("not a file");
     accessSync(cmd, constants.X_OK);
   } catch {
-    throw new ConfigError(`RUNNER_COMMAND=${JSON.stringify(cmd)} is not an executable file`, "check the path and run chmod +x on it");
+    throw new ConfigError(
+      `RUNNER_COMMAND=${JSON.stringify(cmd)} is not an executable file`,
+      "check the path and run chmod +x on it",
+    );
   }
 }

@@ -64,7 +64,10 @@ export async function demo(opts: DemoOptions = {}): Promise<number> {
       case "creating":
         created++;
         peak = Math.max(peak, live());
-        say("create", `${e.name}  for queued job ${jobName(e.jobId)}  (${live()} of ${config.maxConcurrent} slots in use)`);
+        say(
+          "create",
+          `${e.name}  for queued job ${jobName(e.jobId)}  (${live()} of ${config.maxConcurrent} slots in use)`,
+        );
         break;
       case "created":
         say("started", `${e.name}  runner demo-${e.name} is up`);
@@ -79,13 +82,19 @@ export async function demo(opts: DemoOptions = {}): Promise<number> {
         break;
     }
   };
-  const app = buildApp(config, { log: createLogger({ level: (process.env["DEMO_LOG_LEVEL"] as "error" | undefined) ?? "error" }), onEvent });
+  const app = buildApp(config, {
+    log: createLogger({ level: (process.env["DEMO_LOG_LEVEL"] as "error" | undefined) ?? "error" }),
+    onEvent,
+  });
 
   const matcher = new LabelMatcher(config.runnerLabels);
   sim.model.on("event", (e: SimEvent) => {
     if (e.type === "job-queued") {
       const ours = matcher.matches(e.job.labels);
-      say("queued", `job ${e.job.name.padEnd(14)} [${e.job.labels.join(", ")}]${ours ? "" : "  ← not our labels"}`);
+      say(
+        "queued",
+        `job ${e.job.name.padEnd(14)} [${e.job.labels.join(", ")}]${ours ? "" : "  ← not our labels"}`,
+      );
     } else if (e.type === "job-assigned") {
       say("picked", `job ${e.job.name.padEnd(14)} taken by runner ${e.runner.name}`);
     } else if (e.type === "job-completed" && e.job.conclusion !== "skipped") {
@@ -102,9 +111,20 @@ export async function demo(opts: DemoOptions = {}): Promise<number> {
   out("");
 
   const jobs = (specs: [string, string[], number, string[]?][]) =>
-    specs.map(([name, labels, durationMs, needs]) => ({ name, labels, durationMs, ...(needs ? { needs } : {}) }));
+    specs.map(([name, labels, durationMs, needs]) => ({
+      name,
+      labels,
+      durationMs,
+      ...(needs ? { needs } : {}),
+    }));
   const runs = [
-    sim.queueRun({ name: "checks", jobs: jobs([["lint", ["self-hosted", "nix"], 1500], ["unit-tests", ["self-hosted", "Linux", "X64"], 2500]]) }),
+    sim.queueRun({
+      name: "checks",
+      jobs: jobs([
+        ["lint", ["self-hosted", "nix"], 1500],
+        ["unit-tests", ["self-hosted", "Linux", "X64"], 2500],
+      ]),
+    }),
     sim.queueRun({ name: "windows", jobs: jobs([["msvc-build", ["self-hosted", "windows"], 1000]]) }),
     sim.queueRun({
       name: "release",
@@ -115,7 +135,14 @@ export async function demo(opts: DemoOptions = {}): Promise<number> {
       ]),
     }),
     sim.queueRun({ name: "gpu-bench", jobs: jobs([["cuda-bench", ["self-hosted", "gpu"], 1000]]) }),
-    sim.queueRun({ name: "matrix", jobs: jobs([["nix-x86_64", ["nix"], 2000], ["nix-docs", ["nix", "ci"], 1500], ["nix-fmt", ["nix"], 800]]) }),
+    sim.queueRun({
+      name: "matrix",
+      jobs: jobs([
+        ["nix-x86_64", ["nix"], 2000],
+        ["nix-docs", ["nix", "ci"], 1500],
+        ["nix-fmt", ["nix"], 800],
+      ]),
+    }),
   ];
   for (const run of runs) for (const j of run.jobs) names.set(j.id, j.name);
   const all = runs.flatMap((r) => r.jobs);
@@ -123,7 +150,8 @@ export async function demo(opts: DemoOptions = {}): Promise<number> {
   const foreign = all.filter((j) => !matcher.matches(j.labels));
 
   const deadline = t0 + (opts.deadlineMs ?? 28_000);
-  const done = (): boolean => ours.every((j) => j.status === "completed") && app.controller.containers().length === 0;
+  const done = (): boolean =>
+    ours.every((j) => j.status === "completed") && app.controller.containers().length === 0;
   while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   const finished = done();
 
@@ -132,18 +160,29 @@ export async function demo(opts: DemoOptions = {}): Promise<number> {
   await sim.stop();
   await rm(dir, { recursive: true, force: true });
 
-  const served = ours.filter((j) => j.status === "completed" && j.conclusion === "success" && j.assignments.length === 1).length;
+  const served = ours.filter(
+    (j) => j.status === "completed" && j.conclusion === "success" && j.assignments.length === 1,
+  ).length;
   const foreignUntouched = foreign.filter((j) => j.status === "queued" && j.assignments.length === 0).length;
   const twice = all.filter((j) => j.assignments.length > 1).length;
   out("");
   out("summary");
   out(`  matching jobs served        ${served}/${ours.length}`);
-  out(`  foreign jobs left alone     ${foreignUntouched}/${foreign.length} (still queued for someone else's runners)`);
+  out(
+    `  foreign jobs left alone     ${foreignUntouched}/${foreign.length} (still queued for someone else's runners)`,
+  );
   out(`  containers created          ${created} (one per job${twice ? `; ${twice} jobs ran twice!` : ""})`);
   out(`  peak concurrency            ${peak} (limit ${config.maxConcurrent})`);
-  out(`  GitHub API requests         ${stats.total} sent, ${stats.counted} counted against the rate limit, ${stats.notModified} answered 304 (free)`);
+  out(
+    `  GitHub API requests         ${stats.total} sent, ${stats.counted} counted against the rate limit, ${stats.notModified} answered 304 (free)`,
+  );
   out(`  wall time                   ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  const ok = finished && served === ours.length && foreignUntouched === foreign.length && peak <= config.maxConcurrent && twice === 0;
+  const ok =
+    finished &&
+    served === ours.length &&
+    foreignUntouched === foreign.length &&
+    peak <= config.maxConcurrent &&
+    twice === 0;
   out(ok ? "demo finished: all good" : "demo FAILED: see above");
   return ok ? 0 : 1;
 }

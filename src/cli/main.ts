@@ -66,7 +66,9 @@ async function main(argv: string[]): Promise<number> {
       return serve(loadConfig(process.env));
     case "demo":
       if (rest.includes("--help")) {
-        out("runner-controller demo — simulator + daemon + process backend, about 20 seconds; exits 0 when all went well");
+        out(
+          "runner-controller demo — simulator + daemon + process backend, about 20 seconds; exits 0 when all went well",
+        );
         return 0;
       }
       return demo();
@@ -82,7 +84,8 @@ async function main(argv: string[]): Promise<number> {
       const token = flag(args, "--token", "sim-token");
       if (args.length) throw new UsageError(`unknown argument ${args[0]}`);
       const port = Number(portRaw);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${portRaw} is not a port number`);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new UsageError(`--port ${portRaw} is not a port number`);
       parseRepo(repo, "--repo");
       return simulate({ host, port, repo, token }, out);
     }
@@ -98,7 +101,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`runner-controller: ${e.message}\n\n${USAGE}`);
       process.exit(2);
     }
-    const config = isControllerError(e) && (e.code === "RC_CONFIG_INVALID" || e.code === "RC_TOKEN_UNREADABLE" || e.code === "RC_STATE_LOCKED");
+    const config =
+      isControllerError(e) &&
+      (e.code === "RC_CONFIG_INVALID" || e.code === "RC_TOKEN_UNREADABLE" || e.code === "RC_STATE_LOCKED");
     process.stderr.write(`runner-controller: ${describeError(e)}\n`);
     process.exit(config ? 2 : 1);
   },

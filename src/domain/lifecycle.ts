@@ -16,6 +16,9 @@ export function canTransition(from: Phase, to: Phase): boolean {
 
 export function assertTransition(name: string, from: Phase, to: Phase): void {
   if (!canTransition(from, to)) {
-    throw new ControllerError("RC_ILLEGAL_TRANSITION", `container ${name}: illegal transition ${from} → ${to}`);
+    throw new ControllerError(
+      "RC_ILLEGAL_TRANSITION",
+      `container ${name}: illegal transition ${from} → ${to}`,
+    );
   }
 }

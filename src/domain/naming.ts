@@ -15,7 +15,9 @@ export function isContainerName(name: string): boolean {
 }
 
 export function baseContainerName(jobId: number): string {
-  const digits = String(Math.trunc(Math.abs(jobId))).padStart(7, "0").slice(-7);
+  const digits = String(Math.trunc(Math.abs(jobId)))
+    .padStart(7, "0")
+    .slice(-7);
   return `j${digits}`;
 }
 

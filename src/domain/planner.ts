@@ -210,7 +210,11 @@ export function plan(input: PlanInput): Plan {
       if (job) claimed.add(job.id);
       const jobId = job ? job.id : null;
       if (r.jobId !== jobId || (jobId === null) !== (r.surplusSince !== null)) {
-        set({ ...records.get(r.name)!, jobId, surplusSince: jobId === null ? (r.surplusSince ?? now) : null });
+        set({
+          ...records.get(r.name)!,
+          jobId,
+          surplusSince: jobId === null ? (r.surplusSince ?? now) : null,
+        });
       }
     }
     for (const r of pending) {

@@ -66,7 +66,11 @@ export interface ControllerState {
   readonly deregistrations: readonly PendingDeregistration[];
 }
 
-export const EMPTY_STATE: ControllerState = Object.freeze({ version: 1, containers: [], deregistrations: [] });
+export const EMPTY_STATE: ControllerState = Object.freeze({
+  version: 1,
+  containers: [],
+  deregistrations: [],
+});
 
 /** A job as observed on GitHub (only the fields we use). */
 export interface ObservedJob {

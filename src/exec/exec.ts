@@ -46,7 +46,11 @@ function quote(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-export function showCommand(file: string, args: readonly string[], secretArgs: readonly number[] = []): string {
+export function showCommand(
+  file: string,
+  args: readonly string[],
+  secretArgs: readonly number[] = [],
+): string {
   const shown = args.map((a, i) => (secretArgs.includes(i) ? "[REDACTED]" : quote(a)));
   return redactor.scrub([quote(file), ...shown].join(" "));
 }
@@ -143,7 +147,11 @@ export function run(file: string, args: readonly string[], opts: ExecOptions): P
     if (opts.input !== undefined) child.stdin?.end(opts.input);
     else child.stdin?.end();
 
-    const finish = (exitCode: number | null, signal: NodeJS.Signals | null, spawnError: string | null): void => {
+    const finish = (
+      exitCode: number | null,
+      signal: NodeJS.Signals | null,
+      spawnError: string | null,
+    ): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -177,7 +185,10 @@ export function describeFailure(r: ExecResult): string {
 }
 
 export function execError(r: ExecResult, what: string): ControllerError {
-  return new ControllerError(r.timedOut ? "RC_BACKEND_TIMEOUT" : "RC_EXEC_FAILED", `${what}: ${describeFailure(r)}`);
+  return new ControllerError(
+    r.timedOut ? "RC_BACKEND_TIMEOUT" : "RC_EXEC_FAILED",
+    `${what}: ${describeFailure(r)}`,
+  );
 }
 
 export interface DetachedOptions {
@@ -191,14 +202,23 @@ export interface DetachedOptions {
  * Start a long-lived command in its own session (it survives the daemon). Resolves with the
  * child once it has started, rejects if it cannot be started.
  */
-export function spawnDetached(file: string, args: readonly string[], opts: DetachedOptions): Promise<ChildProcess> {
+export function spawnDetached(
+  file: string,
+  args: readonly string[],
+  opts: DetachedOptions,
+): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const stdio: StdioOptions = ["ignore", opts.outputFd, opts.outputFd];
     let child: ChildProcess;
     try {
       child = spawn(file, [...args], { cwd: opts.cwd, env: opts.env, stdio, detached: true, shell: false });
     } catch (e) {
-      reject(new ControllerError("RC_EXEC_FAILED", `cannot start ${showCommand(file, args)}: ${(e as Error).message}`));
+      reject(
+        new ControllerError(
+          "RC_EXEC_FAILED",
+          `cannot start ${showCommand(file, args)}: ${(e as Error).message}`,
+        ),
+      );
       return;
     }
     const onError = (e: Error): void =>

@@ -71,7 +71,9 @@ export function parseJob(raw: unknown): ObservedJob {
   const id = asNumber(j["id"]);
   const runId = asNumber(j["run_id"]);
   if (id === null || runId === null) throw badResponse("job without a numeric id/run_id");
-  const labels = Array.isArray(j["labels"]) ? j["labels"].filter((l): l is string => typeof l === "string") : [];
+  const labels = Array.isArray(j["labels"])
+    ? j["labels"].filter((l): l is string => typeof l === "string")
+    : [];
   const created = typeof j["created_at"] === "string" ? Date.parse(j["created_at"]) : NaN;
   return {
     id,
@@ -90,7 +92,9 @@ export function parseRunner(raw: unknown): ObservedRunner {
   const id = asNumber(r["id"]);
   if (id === null || typeof r["name"] !== "string") throw badResponse("runner without id/name");
   const labels = Array.isArray(r["labels"])
-    ? r["labels"].map((l) => (typeof l === "object" && l !== null ? (l as { name?: unknown }).name : undefined)).filter((n): n is string => typeof n === "string")
+    ? r["labels"]
+        .map((l) => (typeof l === "object" && l !== null ? (l as { name?: unknown }).name : undefined))
+        .filter((n): n is string => typeof n === "string")
     : [];
   return { id, name: r["name"], online: r["status"] === "online", busy: r["busy"] === true, labels };
 }
@@ -199,7 +203,12 @@ export class GitHubClient implements GitHubPort {
           this.#stats.notModified++;
           this.#observeHeaders(e.response?.headers ?? {});
           this.#succeeded();
-          return { status: 200, url: cached.url, headers: { ...cached.headers }, data: structuredClone(cached.data) };
+          return {
+            status: 200,
+            url: cached.url,
+            headers: { ...cached.headers },
+            data: structuredClone(cached.data),
+          };
         }
         this.#stats.errors++;
         if (isRequestError(e)) this.#observeHeaders(e.response?.headers ?? {});
@@ -244,7 +253,11 @@ export class GitHubClient implements GitHubPort {
     const limit = Number(h["x-ratelimit-limit"]);
     const reset = Number(h["x-ratelimit-reset"]);
     if (Number.isFinite(remaining) && h["x-ratelimit-remaining"] !== undefined) {
-      this.#health.rateLimit = { remaining, limit: Number.isFinite(limit) ? limit : 0, reset: Number.isFinite(reset) ? reset : 0 };
+      this.#health.rateLimit = {
+        remaining,
+        limit: Number.isFinite(limit) ? limit : 0,
+        reset: Number.isFinite(reset) ? reset : 0,
+      };
       if (remaining <= 0 && Number.isFinite(reset)) {
         this.#block(reset * 1000 - this.#opts.clock.now() + 1000, "rate limit exhausted");
       }
@@ -259,7 +272,8 @@ export class GitHubClient implements GitHubPort {
     this.#health.lastSuccessAt = this.#opts.clock.now();
     this.#health.consecutiveFailures = 0;
     this.#health.unauthorized = false;
-    if (this.#blockedUntil !== null && this.#opts.clock.now() >= this.#blockedUntil) this.#blockedUntil = null;
+    if (this.#blockedUntil !== null && this.#opts.clock.now() >= this.#blockedUntil)
+      this.#blockedUntil = null;
   }
 
   /** Turn anything thrown into a ControllerError with a safe message, and record it. */
@@ -271,22 +285,34 @@ export class GitHubClient implements GitHubPort {
       const status = e.status;
       const msg = redactor.scrub(e.message).slice(0, 300);
       if (status === 401) {
-        err = new ControllerError("RC_GITHUB_UNAUTHORIZED", "GitHub rejected the token (401 Bad credentials)", {
-          hint: "put a valid token into GITHUB_TOKEN_FILE; it is re-read automatically",
-          cause: e,
-        });
+        err = new ControllerError(
+          "RC_GITHUB_UNAUTHORIZED",
+          "GitHub rejected the token (401 Bad credentials)",
+          {
+            hint: "put a valid token into GITHUB_TOKEN_FILE; it is re-read automatically",
+            cause: e,
+          },
+        );
       } else if ((status === 403 || status === 429) && this.#blockedUntil !== null) {
         err = new ControllerError("RC_GITHUB_RATE_LIMITED", `GitHub rate limit (${status})`, { cause: e });
       } else if (status >= 500 || status === 0) {
-        err = new ControllerError("RC_GITHUB_UNAVAILABLE", `GitHub is unavailable (${status}): ${msg}`, { cause: e });
+        err = new ControllerError("RC_GITHUB_UNAVAILABLE", `GitHub is unavailable (${status}): ${msg}`, {
+          cause: e,
+        });
       } else {
-        err = new ControllerError("RC_GITHUB_REQUEST_FAILED", `GitHub answered ${status}: ${msg}`, { cause: e });
+        err = new ControllerError("RC_GITHUB_REQUEST_FAILED", `GitHub answered ${status}: ${msg}`, {
+          cause: e,
+        });
       }
       (err as ControllerError & { status?: number }).status = status;
     } else {
-      err = new ControllerError("RC_GITHUB_UNAVAILABLE", `cannot reach GitHub: ${redactor.scrub(describeError(e))}`, {
-        cause: e,
-      });
+      err = new ControllerError(
+        "RC_GITHUB_UNAVAILABLE",
+        `cannot reach GitHub: ${redactor.scrub(describeError(e))}`,
+        {
+          cause: e,
+        },
+      );
     }
     if (err.code === "RC_GITHUB_REQUEST_FAILED") {
       // GitHub answered (404, 409, 422…): it is reachable and the token works.
@@ -309,16 +335,17 @@ export class GitHubClient implements GitHubPort {
 
   /** Every item of a paginated list (follows Link rel="next"); each page is a conditional GET. */
   async #paginate(route: string, params: Record<string, unknown>): Promise<unknown> {
-    const paginate = this.#o.paginate as unknown as (r: string, p: Record<string, unknown>) => Promise<unknown>;
+    const paginate = this.#o.paginate as unknown as (
+      r: string,
+      p: Record<string, unknown>,
+    ) => Promise<unknown>;
     return paginate(route, { ...this.#repoParams, per_page: 100, request: { retries: 1 }, ...params });
   }
 
   async observe(): Promise<GitHubView> {
     const startedAt = this.#opts.clock.now();
     const lists = await Promise.all(
-      RUN_STATUSES.map((status) =>
-        this.#paginate("GET /repos/{owner}/{repo}/actions/runs", { status }),
-      ),
+      RUN_STATUSES.map((status) => this.#paginate("GET /repos/{owner}/{repo}/actions/runs", { status })),
     );
     const runIds = new Set<number>();
     for (const list of lists) {
@@ -335,7 +362,9 @@ export class GitHubClient implements GitHubPort {
         filter: "latest",
       });
       if (!Array.isArray(jobs)) throw badResponse("job list is not a list");
-      return (jobs as unknown[]).map(parseJob).filter((j) => j.status === "queued" || j.status === "in_progress");
+      return (jobs as unknown[])
+        .map(parseJob)
+        .filter((j) => j.status === "queued" || j.status === "in_progress");
     });
     const runners = await this.listRunners();
     return { startedAt, jobs: jobLists.flat(), runners };
@@ -358,7 +387,10 @@ export class GitHubClient implements GitHubPort {
     return list.map(parseRunner).find((r) => r.name === name) ?? null;
   }
 
-  async #postJit(name: string, labels: readonly string[]): Promise<{ runnerId: number; encodedJitConfig: string }> {
+  async #postJit(
+    name: string,
+    labels: readonly string[],
+  ): Promise<{ runnerId: number; encodedJitConfig: string }> {
     const res = await this.#o.request("POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig", {
       ...this.#repoParams,
       name,
@@ -377,7 +409,10 @@ export class GitHubClient implements GitHubPort {
     return { runnerId, encodedJitConfig: data.encoded_jit_config };
   }
 
-  async createJitRunner(name: string, labels: readonly string[]): Promise<{ runnerId: number; encodedJitConfig: string }> {
+  async createJitRunner(
+    name: string,
+    labels: readonly string[],
+  ): Promise<{ runnerId: number; encodedJitConfig: string }> {
     const maxAttempts = 3;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -389,9 +424,13 @@ export class GitHubClient implements GitHubPort {
           // Its JIT config is gone with that response, so remove the registration and register afresh.
           const existing = await this.#findRunner(name);
           if (existing?.busy) {
-            throw new ControllerError("RC_RUNNER_EXISTS", `runner ${name} already exists and is running a job`, {
-              cause: e,
-            });
+            throw new ControllerError(
+              "RC_RUNNER_EXISTS",
+              `runner ${name} already exists and is running a job`,
+              {
+                cause: e,
+              },
+            );
           }
           if (existing) await this.deleteRunner({ runnerId: existing.id, runnerName: name });
           if (attempt < maxAttempts) continue;
@@ -411,7 +450,8 @@ export class GitHubClient implements GitHubPort {
       ...this.#repoParams,
     });
     const data = res.data as { token?: unknown; expires_at?: unknown };
-    if (typeof data.token !== "string" || !data.token) throw badResponse("registration token response without a token");
+    if (typeof data.token !== "string" || !data.token)
+      throw badResponse("registration token response without a token");
     redactor.add(data.token);
     return { token: data.token, expiresAt: typeof data.expires_at === "string" ? data.expires_at : "" };
   }

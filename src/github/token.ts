@@ -28,7 +28,9 @@ export class TokenFile {
       const code = (e as NodeJS.ErrnoException).code;
       throw new ControllerError(
         "RC_TOKEN_UNREADABLE",
-        code === "ENOENT" ? `token file ${this.path} does not exist` : `token file ${this.path} cannot be read (${code ?? "error"})`,
+        code === "ENOENT"
+          ? `token file ${this.path} does not exist`
+          : `token file ${this.path} cannot be read (${code ?? "error"})`,
         { hint: "check GITHUB_TOKEN_FILE and that the file exists and is readable by this user" },
       );
     }
@@ -41,7 +43,9 @@ export class TokenFile {
     if (stamp === this.#stamp && this.#token) return this.#token;
     if ((st.mode & 0o077) !== 0 && !this.#warnedMode) {
       this.#warnedMode = true;
-      this.#log?.warn("token file is readable by other users; restrict it with chmod 600", { path: this.path });
+      this.#log?.warn("token file is readable by other users; restrict it with chmod 600", {
+        path: this.path,
+      });
     }
     let text: string;
     try {

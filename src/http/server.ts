@@ -18,7 +18,13 @@ export interface HttpHandlers {
   status(): unknown;
 }
 
-function send(res: ServerResponse, status: number, body: string, contentType: string, extra: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  contentType: string,
+  extra: Record<string, string> = {},
+): void {
   res.writeHead(status, {
     "content-type": contentType,
     "content-length": String(Buffer.byteLength(body)),
@@ -29,32 +35,60 @@ function send(res: ServerResponse, status: number, body: string, contentType: st
   res.end(res.req.method === "HEAD" ? undefined : body);
 }
 
-function sendError(res: ServerResponse, status: number, code: string, message: string, extra: Record<string, string> = {}): void {
-  send(res, status, JSON.stringify({ error: { code, message } }) + "\n", "application/json; charset=utf-8", extra);
+function sendError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  extra: Record<string, string> = {},
+): void {
+  send(
+    res,
+    status,
+    JSON.stringify({ error: { code, message } }) + "\n",
+    "application/json; charset=utf-8",
+    extra,
+  );
 }
 
 export function createHttpServer(handlers: HttpHandlers, log: Logger): Server {
-  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 10_000 }, (req: IncomingMessage, res: ServerResponse) => {
-    try {
-      const method = req.method ?? "GET";
-      const rawUrl = req.url ?? "/";
-      if (rawUrl.length > 2048) return sendError(res, 414, "uri_too_long", "request URI too long");
-      const path = rawUrl.split("?")[0] ?? "/";
-      const known = path === "/health" || path === "/status";
-      if (!known) return sendError(res, 404, "not_found", `no such endpoint: ${path.slice(0, 100)}; try /health or /status`);
-      if (method !== "GET" && method !== "HEAD") {
-        return sendError(res, 405, "method_not_allowed", `${path} only answers GET`, { allow: "GET, HEAD" });
+  const server = createServer(
+    { maxHeaderSize: 16 * 1024, requestTimeout: 10_000 },
+    (req: IncomingMessage, res: ServerResponse) => {
+      try {
+        const method = req.method ?? "GET";
+        const rawUrl = req.url ?? "/";
+        if (rawUrl.length > 2048) return sendError(res, 414, "uri_too_long", "request URI too long");
+        const path = rawUrl.split("?")[0] ?? "/";
+        const known = path === "/health" || path === "/status";
+        if (!known)
+          return sendError(
+            res,
+            404,
+            "not_found",
+            `no such endpoint: ${path.slice(0, 100)}; try /health or /status`,
+          );
+        if (method !== "GET" && method !== "HEAD") {
+          return sendError(res, 405, "method_not_allowed", `${path} only answers GET`, {
+            allow: "GET, HEAD",
+          });
+        }
+        if (path === "/health") {
+          const h = handlers.health();
+          return send(res, h.ok ? 200 : 503, h.text + "\n", "text/plain; charset=utf-8");
+        }
+        return send(
+          res,
+          200,
+          JSON.stringify(handlers.status(), null, 2) + "\n",
+          "application/json; charset=utf-8",
+        );
+      } catch (e) {
+        log.error("HTTP handler failed", { error: (e as Error).message });
+        if (!res.headersSent) sendError(res, 500, "internal", "internal error");
       }
-      if (path === "/health") {
-        const h = handlers.health();
-        return send(res, h.ok ? 200 : 503, h.text + "\n", "text/plain; charset=utf-8");
-      }
-      return send(res, 200, JSON.stringify(handlers.status(), null, 2) + "\n", "application/json; charset=utf-8");
-    } catch (e) {
-      log.error("HTTP handler failed", { error: (e as Error).message });
-      if (!res.headersSent) sendError(res, 500, "internal", "internal error");
-    }
-  });
+    },
+  );
   server.on("clientError", (_e, socket) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
   });

@@ -113,7 +113,8 @@ export interface SimJobView {
 export function jobJson(ref: RepoRef, j: SimJobView): Record<string, unknown> {
   const api = `${ref.baseUrl}/repos/${ref.owner}/${ref.repo}`;
   const web = `https://github.com/${ref.owner}/${ref.repo}`;
-  const stepStatus = j.status === "completed" ? "completed" : j.status === "in_progress" ? "in_progress" : "queued";
+  const stepStatus =
+    j.status === "completed" ? "completed" : j.status === "in_progress" ? "in_progress" : "queued";
   return {
     id: j.id,
     run_id: j.runId,
@@ -225,7 +226,11 @@ export interface SimRunnerView {
   readonly name: string;
   readonly online: boolean;
   readonly busy: boolean;
-  readonly labels: readonly { readonly id: number; readonly name: string; readonly type: "read-only" | "custom" }[];
+  readonly labels: readonly {
+    readonly id: number;
+    readonly name: string;
+    readonly type: "read-only" | "custom";
+  }[];
   readonly version: string | null;
 }
 

@@ -35,10 +35,23 @@ export function encodeJitConfig(c: SimCredentials): string {
 
 export function decodeJitConfig(encoded: string): SimCredentials {
   const files = JSON.parse(unb64(encoded.trim())) as Record<string, string>;
-  const runner = JSON.parse(unb64(files[".runner"] ?? "")) as { agentId: number; agentName: string; serverUrl: string };
+  const runner = JSON.parse(unb64(files[".runner"] ?? "")) as {
+    agentId: number;
+    agentName: string;
+    serverUrl: string;
+  };
   const rsa = JSON.parse(unb64(files[".credentials_rsaparams"] ?? "")) as { secret: string };
-  if (typeof runner.agentId !== "number" || typeof runner.serverUrl !== "string" || typeof rsa.secret !== "string") {
+  if (
+    typeof runner.agentId !== "number" ||
+    typeof runner.serverUrl !== "string" ||
+    typeof rsa.secret !== "string"
+  ) {
     throw new Error("not a runner JIT config");
   }
-  return { serverUrl: runner.serverUrl, runnerId: runner.agentId, runnerName: runner.agentName, secret: rsa.secret };
+  return {
+    serverUrl: runner.serverUrl,
+    runnerId: runner.agentId,
+    runnerName: runner.agentName,
+    secret: rsa.secret,
+  };
 }

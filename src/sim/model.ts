@@ -196,7 +196,8 @@ export class SimModel extends EventEmitter {
       run.jobs.push(job);
       this.jobs.set(job.id, job);
     });
-    for (const j of run.jobs) for (const n of j.needs) if (!names.has(n)) throw new Error(`job ${j.name} needs unknown job ${n}`);
+    for (const j of run.jobs)
+      for (const n of j.needs) if (!names.has(n)) throw new Error(`job ${j.name} needs unknown job ${n}`);
     this.runs.set(id, run);
     this.#emit({ type: "run-queued", run });
     this.#release(run);
@@ -238,7 +239,11 @@ export class SimModel extends EventEmitter {
     const allDone = run.jobs.every((j) => j.created && j.status === "completed");
     if (allDone) {
       const c = run.jobs.map((j) => j.conclusion);
-      const conclusion = c.includes("failure") ? "failure" : c.includes("cancelled") ? "cancelled" : "success";
+      const conclusion = c.includes("failure")
+        ? "failure"
+        : c.includes("cancelled")
+          ? "cancelled"
+          : "success";
       return { status: "completed", conclusion };
     }
     if (created.some((j) => j.status !== "queued")) return { status: "in_progress", conclusion: null };
@@ -410,7 +415,11 @@ export class SimModel extends EventEmitter {
   }
 
   /** config.sh with a registration token. */
-  registerWithToken(token: string, name: string, labels: readonly string[]): SimRunner | "bad-token" | "exists" {
+  registerWithToken(
+    token: string,
+    name: string,
+    labels: readonly string[],
+  ): SimRunner | "bad-token" | "exists" {
     const exp = this.#registrationTokens.get(token);
     if (exp === undefined || exp < this.#now()) return "bad-token";
     return this.registerRunner(name, labels);
@@ -441,7 +450,10 @@ export class SimModel extends EventEmitter {
    * "deleted" when the registration is removed meanwhile. `onClose` lets the caller end the wait
    * when the connection drops.
    */
-  pollJob(r: SimRunner, waitMs: number): { promise: Promise<JobAssignment | null | "deleted">; cancel: () => void } {
+  pollJob(
+    r: SimRunner,
+    waitMs: number,
+  ): { promise: Promise<JobAssignment | null | "deleted">; cancel: () => void } {
     r.lastSeen = this.#now();
     let settle!: (a: JobAssignment | null | "deleted") => void;
     const promise = new Promise<JobAssignment | null | "deleted">((resolve) => (settle = resolve));
@@ -482,7 +494,9 @@ export class SimModel extends EventEmitter {
       const r = this.runners.get(w.runnerId);
       if (!r || r.deleted || r.busy) continue;
       const have = new Set(r.labels.map(foldLabel));
-      const idx = queued.findIndex((j) => j.labels.length > 0 && j.labels.every((l) => have.has(foldLabel(l))));
+      const idx = queued.findIndex(
+        (j) => j.labels.length > 0 && j.labels.every((l) => have.has(foldLabel(l))),
+      );
       if (idx < 0) continue;
       const job = queued.splice(idx, 1)[0]!;
       const now = this.#now();

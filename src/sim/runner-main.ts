@@ -13,7 +13,12 @@ const log = (msg: string): void => {
   process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
 };
 
-async function call(creds: SimCredentials, method: string, path: string, body: Record<string, unknown>): Promise<Response> {
+async function call(
+  creds: SimCredentials,
+  method: string,
+  path: string,
+  body: Record<string, unknown>,
+): Promise<Response> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 30; attempt++) {
     try {
@@ -41,7 +46,9 @@ async function credentials(): Promise<SimCredentials> {
   const labels = process.env["ACTIONS_RUNNER_INPUT_LABELS"] ?? "";
   delete process.env["ACTIONS_RUNNER_INPUT_TOKEN"];
   if (!url || !token || !name) {
-    throw new Error("no ACTIONS_RUNNER_INPUT_JITCONFIG, and no ACTIONS_RUNNER_INPUT_URL/TOKEN/NAME to register with");
+    throw new Error(
+      "no ACTIONS_RUNNER_INPUT_JITCONFIG, and no ACTIONS_RUNNER_INPUT_URL/TOKEN/NAME to register with",
+    );
   }
   const origin = new URL(url).origin;
   const res = await fetch(`${origin}/_runner/register`, {
@@ -78,7 +85,8 @@ async function main(): Promise<number> {
     log("received a termination signal; shutting down");
     void (async () => {
       try {
-        if (current) await call(creds, "POST", "/_runner/complete", { jobId: current.jobId, conclusion: "cancelled" });
+        if (current)
+          await call(creds, "POST", "/_runner/complete", { jobId: current.jobId, conclusion: "cancelled" });
         else await call(creds, "DELETE", "/_runner/session", {});
       } finally {
         process.exit(0);

@@ -128,7 +128,8 @@ export class Simulator {
   async start(): Promise<this> {
     const server = createServer((req, res) => {
       this.#handle(req, res).catch((e: unknown) => {
-        if (!res.headersSent) this.#json(res, 500, errorJson(`simulator error: ${(e as Error).message}`, 500));
+        if (!res.headersSent)
+          this.#json(res, 500, errorJson(`simulator error: ${(e as Error).message}`, 500));
         else res.destroy();
       });
     });
@@ -191,7 +192,12 @@ export class Simulator {
   #json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = body === undefined ? "" : JSON.stringify(body);
     res.writeHead(status, {
-      ...(text ? { "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(text)) } : {}),
+      ...(text
+        ? {
+            "content-type": "application/json; charset=utf-8",
+            "content-length": String(Buffer.byteLength(text)),
+          }
+        : {}),
       ...headers,
     });
     res.end(text);
@@ -273,14 +279,22 @@ export class Simulator {
       if (action === "malformed") {
         this.#record(method, path, "fault", 200, true);
         const text = '{"total_count": 3, "workflow_runs": [{"id": 1, "na';
-        res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": String(text.length) });
+        res.writeHead(200, {
+          "content-type": "application/json; charset=utf-8",
+          "content-length": String(text.length),
+        });
         res.end(text);
         return;
       }
       if (action === "oversized") {
         this.#record(method, path, "fault", 200, true);
         const item = { id: 1, name: "x".repeat(1000) };
-        const text = JSON.stringify({ total_count: 20000, workflow_runs: Array.from({ length: 20000 }, () => item), jobs: [], runners: [] });
+        const text = JSON.stringify({
+          total_count: 20000,
+          workflow_runs: Array.from({ length: 20000 }, () => item),
+          jobs: [],
+          runners: [],
+        });
         res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
         res.end(text);
         return;
@@ -288,7 +302,8 @@ export class Simulator {
       if (action === "respond") {
         const status = fault.status ?? 500;
         this.#record(method, path, "fault", status, true);
-        const body = fault.body ?? JSON.stringify(errorJson(status >= 500 ? "Server Error" : "Fault injected", status));
+        const body =
+          fault.body ?? JSON.stringify(errorJson(status >= 500 ? "Server Error" : "Fault injected", status));
         res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...fault.headers });
         res.end(body);
         return;
@@ -308,7 +323,12 @@ export class Simulator {
     const rate = this.#rateState(token);
     if (rate.used >= rate.limit) {
       this.#record(method, path, "rate-limited", 403, false);
-      this.#json(res, 403, errorJson("API rate limit exceeded for user ID 1.", 403), this.#rateHeaders(token));
+      this.#json(
+        res,
+        403,
+        errorJson("API rate limit exceeded for user ID 1.", 403),
+        this.#rateHeaders(token),
+      );
       return;
     }
 
@@ -321,7 +341,13 @@ export class Simulator {
       headers["cache-control"] = "private, max-age=60, s-maxage=60";
       headers["vary"] = "Accept, Authorization, Cookie, X-GitHub-OTP";
       const inm = req.headers["if-none-match"];
-      if (inm && inm.split(",").map((s) => s.trim()).includes(etag)) {
+      if (
+        inm &&
+        inm
+          .split(",")
+          .map((s) => s.trim())
+          .includes(etag)
+      ) {
         this.#record(method, path, routed.route, 304, false);
         res.writeHead(304, headers);
         res.end();
@@ -364,7 +390,12 @@ export class Simulator {
     const base = `/repos/${this.owner}/${this.repo}/actions`;
     if (method === "GET" && path === "/rate_limit") {
       const st = this.#rateState([...this.tokens][0] ?? "");
-      const core = { limit: st.limit, remaining: st.limit - st.used, reset: Math.ceil(st.resetAt / 1000), used: st.used };
+      const core = {
+        limit: st.limit,
+        remaining: st.limit - st.used,
+        reset: Math.ceil(st.resetAt / 1000),
+        used: st.used,
+      };
       return { status: 200, body: { resources: { core }, rate: core }, route: "/rate_limit" };
     }
     if (!path.startsWith(base + "/") && path !== base) return notFound;
@@ -387,7 +418,9 @@ export class Simulator {
     }
     if ((m = /^\/runs\/(\d+)$/.exec(rest)) && method === "GET") {
       const run = model.runs.get(Number(m[1]));
-      return run ? { status: 200, body: runJson(this.#ref, model.runView(run)), route: "/runs/{id}" } : notFound;
+      return run
+        ? { status: 200, body: runJson(this.#ref, model.runView(run)), route: "/runs/{id}" }
+        : notFound;
     }
     if ((m = /^\/runs\/(\d+)\/cancel$/.exec(rest)) && method === "POST") {
       const ok = model.cancelRun(Number(m[1]));
@@ -407,7 +440,9 @@ export class Simulator {
     }
     if ((m = /^\/jobs\/(\d+)$/.exec(rest)) && method === "GET") {
       const job = model.jobs.get(Number(m[1]));
-      return job?.created ? { status: 200, body: jobJson(this.#ref, model.jobView(job)), route: "/jobs/{id}" } : notFound;
+      return job?.created
+        ? { status: 200, body: jobJson(this.#ref, model.jobView(job)), route: "/jobs/{id}" }
+        : notFound;
     }
     if (method === "GET" && rest === "/runners") {
       const name = url.searchParams.get("name");
@@ -427,7 +462,9 @@ export class Simulator {
       const id = Number(m[1]);
       if (method === "GET") {
         const r = model.runners.get(id);
-        return r && !r.deleted ? { status: 200, body: runnerJson(model.runnerView(r)), route: "/runners/{id}" } : notFound;
+        return r && !r.deleted
+          ? { status: 200, body: runnerJson(model.runnerView(r)), route: "/runners/{id}" }
+          : notFound;
       }
       if (method === "DELETE") {
         const outcome = model.deleteRunner(id);
@@ -448,7 +485,11 @@ export class Simulator {
       try {
         body = JSON.parse(await readBody(req)) as typeof body;
       } catch {
-        return { status: 400, body: errorJson("Problems parsing JSON", 400), route: "/runners/generate-jitconfig" };
+        return {
+          status: 400,
+          body: errorJson("Problems parsing JSON", 400),
+          route: "/runners/generate-jitconfig",
+        };
       }
       const labels = body.labels;
       if (
@@ -460,7 +501,11 @@ export class Simulator {
         labels.length > 100 ||
         !labels.every((l) => typeof l === "string" && l.length > 0 && l.length <= 256)
       ) {
-        return { status: 422, body: errorJson("Validation Failed", 422), route: "/runners/generate-jitconfig" };
+        return {
+          status: 422,
+          body: errorJson("Validation Failed", 422),
+          route: "/runners/generate-jitconfig",
+        };
       }
       if (body.runner_group_id !== 1) return { ...notFound, route: "/runners/generate-jitconfig" };
       const runner = model.registerRunner(body.name, labels as string[]);
@@ -471,7 +516,12 @@ export class Simulator {
           route: "/runners/generate-jitconfig",
         };
       }
-      const encoded = encodeJitConfig({ serverUrl: this.#url, runnerId: runner.id, runnerName: runner.name, secret: runner.secret });
+      const encoded = encodeJitConfig({
+        serverUrl: this.#url,
+        runnerId: runner.id,
+        runnerName: runner.name,
+        secret: runner.secret,
+      });
       return {
         status: 201,
         body: { runner: runnerJson(model.runnerView(runner)), encoded_jit_config: encoded },
@@ -480,16 +530,25 @@ export class Simulator {
     }
     if (method === "POST" && rest === "/runners/registration-token") {
       const t = model.createRegistrationToken();
-      return { status: 201, body: { token: t.token, expires_at: iso(t.expiresAt) }, route: "/runners/registration-token" };
+      return {
+        status: 201,
+        body: { token: t.token, expires_at: iso(t.expiresAt) },
+        route: "/runners/registration-token",
+      };
     }
     return { ...notFound, route: "not-found" };
   }
 
   // ── Runner protocol (what the official runner does against the Actions service) ────────────
 
-  async #handleRunner(req: IncomingMessage, res: ServerResponse, method: string, path: string): Promise<void> {
+  async #handleRunner(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    path: string,
+  ): Promise<void> {
     const model = this.model;
-    let body: Record<string, unknown> = {};
+    let body: Record<string, unknown>;
     try {
       const text = await readBody(req);
       body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
@@ -503,16 +562,29 @@ export class Simulator {
         this.#json(res, 400, { message: "token, name and labels are required" });
         return;
       }
-      const labelList = labels.split(",").map((l) => l.trim()).filter(Boolean);
+      const labelList = labels
+        .split(",")
+        .map((l) => l.trim())
+        .filter(Boolean);
       const r = model.registerWithToken(token, name, labelList);
-      if (r === "bad-token") return this.#json(res, 401, { message: "registration token invalid or expired" });
-      if (r === "exists") return this.#json(res, 409, { message: `A runner exists with the same name ${name}` });
+      if (r === "bad-token")
+        return this.#json(res, 401, { message: "registration token invalid or expired" });
+      if (r === "exists")
+        return this.#json(res, 409, { message: `A runner exists with the same name ${name}` });
       this.#json(res, 201, {
-        jitconfig: encodeJitConfig({ serverUrl: this.#url, runnerId: r.id, runnerName: r.name, secret: r.secret }),
+        jitconfig: encodeJitConfig({
+          serverUrl: this.#url,
+          runnerId: r.id,
+          runnerName: r.name,
+          secret: r.secret,
+        }),
       });
       return;
     }
-    const runner = model.authenticate(Number(body["runnerId"]), String(body["secret"] ?? ""));
+    const runner = model.authenticate(
+      Number(body["runnerId"]),
+      typeof body["secret"] === "string" ? body["secret"] : "",
+    );
     if (!runner) {
       this.#json(res, 404, { message: "The runner registration has been deleted from the server" });
       return;
@@ -528,12 +600,16 @@ export class Simulator {
         return this.#poll(req, res, runner, Math.min(60_000, Math.max(0, Number(body["waitMs"]) || 20_000)));
       case "POST /_runner/heartbeat": {
         const hb = model.heartbeat(runner, Number(body["jobId"]));
-        return hb ? this.#json(res, 200, hb) : this.#json(res, 404, { message: "job not assigned to this runner" });
+        return hb
+          ? this.#json(res, 200, hb)
+          : this.#json(res, 404, { message: "job not assigned to this runner" });
       }
       case "POST /_runner/complete": {
-        const c = String(body["conclusion"] ?? "success") as Conclusion;
+        const c = (typeof body["conclusion"] === "string" ? body["conclusion"] : "success") as Conclusion;
         const ok = model.complete(runner, Number(body["jobId"]), c);
-        return ok ? this.#json(res, 204, undefined) : this.#json(res, 404, { message: "job not assigned to this runner" });
+        return ok
+          ? this.#json(res, 204, undefined)
+          : this.#json(res, 404, { message: "job not assigned to this runner" });
       }
       default:
         return this.#json(res, 404, { message: "unknown runner call" });
@@ -547,14 +623,21 @@ export class Simulator {
     const a = await promise;
     req.socket.off("close", onClose);
     if (res.destroyed) return;
-    if (a === "deleted") return this.#json(res, 404, { message: "The runner registration has been deleted from the server" });
+    if (a === "deleted")
+      return this.#json(res, 404, { message: "The runner registration has been deleted from the server" });
     if (a === null) return this.#json(res, 204, undefined);
     this.#json(res, 200, a);
   }
 
   // ── Control API ────────────────────────────────────────────────────────────────────────────
 
-  async #handleControl(req: IncomingMessage, res: ServerResponse, method: string, path: string, url: URL): Promise<void> {
+  async #handleControl(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    path: string,
+    url: URL,
+  ): Promise<void> {
     const model = this.model;
     let body: unknown = {};
     if (method === "POST" || method === "PUT") {

@@ -69,16 +69,23 @@ export async function acquireLock(stateDir: string, purpose: string): Promise<Lo
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      let info: LockInfo | null = null;
+      let info: LockInfo | null;
       try {
         info = JSON.parse(await readFile(path, "utf8")) as LockInfo;
       } catch {
         info = null;
       }
       if (info && ownerAlive(info)) {
-        throw new ControllerError("RC_STATE_LOCKED", `STATE_DIR ${stateDir} is in use by ${info.purpose} (pid ${info.pid}, since ${info.since})`, {
-          hint: info.purpose === "daemon" ? "stop the running daemon first, or use a different STATE_DIR" : "wait for it to finish",
-        });
+        throw new ControllerError(
+          "RC_STATE_LOCKED",
+          `STATE_DIR ${stateDir} is in use by ${info.purpose} (pid ${info.pid}, since ${info.since})`,
+          {
+            hint:
+              info.purpose === "daemon"
+                ? "stop the running daemon first, or use a different STATE_DIR"
+                : "wait for it to finish",
+          },
+        );
       }
       // Stale: its owner is gone.
       await unlink(path).catch(() => {});

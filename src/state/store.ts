@@ -7,7 +7,12 @@ import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, wr
 import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ControllerError } from "../errors.js";
-import { LIVE_PHASES, type ContainerRecord, type ControllerState, type PendingDeregistration } from "../domain/types.js";
+import {
+  LIVE_PHASES,
+  type ContainerRecord,
+  type ControllerState,
+  type PendingDeregistration,
+} from "../domain/types.js";
 
 export interface StateStore {
   load(): Promise<ControllerState>;
@@ -31,7 +36,9 @@ function isRecord(x: unknown): x is ContainerRecord {
 }
 
 function isDeregistration(x: unknown): x is PendingDeregistration {
-  return typeof x === "object" && x !== null && typeof (x as { runnerName?: unknown }).runnerName === "string";
+  return (
+    typeof x === "object" && x !== null && typeof (x as { runnerName?: unknown }).runnerName === "string"
+  );
 }
 
 /** Validate and normalise what we read; refuse (rather than guess at) anything unexpected. */
@@ -92,11 +99,16 @@ export class FileStateStore implements StateStore {
     try {
       text = await readFile(this.path, "utf8");
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { version: 1, containers: [], deregistrations: [] };
-      throw new ControllerError("RC_STATE_CORRUPT", `cannot read state file ${this.path}: ${(e as Error).message}`, {
-        hint: "check STATE_DIR's permissions",
-        cause: e,
-      });
+      if ((e as NodeJS.ErrnoException).code === "ENOENT")
+        return { version: 1, containers: [], deregistrations: [] };
+      throw new ControllerError(
+        "RC_STATE_CORRUPT",
+        `cannot read state file ${this.path}: ${(e as Error).message}`,
+        {
+          hint: "check STATE_DIR's permissions",
+          cause: e,
+        },
+      );
     }
     return parseState(text, this.path);
   }
@@ -170,7 +182,8 @@ export function readStateSync(stateDir: string): ControllerState {
   try {
     return parseState(readFileSync(path, "utf8"), path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { version: 1, containers: [], deregistrations: [] };
+    if ((e as NodeJS.ErrnoException).code === "ENOENT")
+      return { version: 1, containers: [], deregistrations: [] };
     throw e;
   }
 }
