@@ -109,9 +109,13 @@ export class ProcessBackend implements Backend {
 
   async create(spec: CreateSpec, signal: AbortSignal): Promise<void> {
     const dir = this.#dir(spec.name);
+    signal.throwIfAborted();
     await rm(dir, { recursive: true, force: true });
     await mkdir(join(dir, "work"), { recursive: true, mode: 0o700 });
-    signal.throwIfAborted();
+    if (signal.aborted) {
+      await rm(dir, { recursive: true, force: true });
+      signal.throwIfAborted();
+    }
     const fd = openSync(join(dir, "runner.log"), "a", 0o600);
     let child: ChildProcess;
     try {
