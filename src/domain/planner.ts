@@ -188,7 +188,16 @@ export function plan(input: PlanInput): Plan {
       .sort(byAge);
     const queuedIds = new Set(queued.map((j) => j.id));
 
-    // 4c. Match not-yet-busy containers to queued jobs. Busy containers claim the job they run.
+    // 4c. Match not-yet-busy containers to queued jobs. Busy containers claim the job they run;
+    //     a container GitHub shows running someone else's attributed job loses that attribution.
+    const runnerOfJob = new Map<number, string>();
+    for (const job of github.jobs)
+      if (job.status === "in_progress" && job.runnerName) runnerOfJob.set(job.id, job.runnerName);
+    for (const r of [...records.values()]) {
+      if (!isLive(r) || !idle(r) || r.phase !== "busy" || r.jobId === null) continue;
+      const runner = runnerOfJob.get(r.jobId);
+      if (runner !== undefined && runner !== r.runnerName) set({ ...r, jobId: null });
+    }
     const claimed = new Set<number>();
     for (const r of records.values()) {
       if (isLive(r) && r.phase === "busy" && r.jobId !== null) claimed.add(r.jobId);
@@ -196,30 +205,26 @@ export function plan(input: PlanInput): Plan {
     const pending = [...records.values()]
       .filter((r) => isLive(r) && r.phase !== "busy")
       .sort((a, b) => a.createdAt - b.createdAt || a.name.localeCompare(b.name));
+    // Containers with an action under way cannot be re-matched now, but keep their claim.
+    for (const r of pending) {
+      if (!idle(r) && r.jobId !== null && queuedIds.has(r.jobId)) claimed.add(r.jobId);
+    }
     const unmatched: ContainerRecord[] = [];
     for (const r of pending) {
+      if (!idle(r)) continue;
       if (r.jobId !== null && queuedIds.has(r.jobId) && !claimed.has(r.jobId)) {
         claimed.add(r.jobId);
+        if (r.surplusSince !== null) set({ ...r, surplusSince: null });
       } else {
         unmatched.push(r);
       }
     }
-    const unclaimed = (): ObservedJob | undefined => queued.find((j) => !claimed.has(j.id));
     for (const r of unmatched) {
-      const job = unclaimed();
+      const job = queued.find((j) => !claimed.has(j.id));
       if (job) claimed.add(job.id);
       const jobId = job ? job.id : null;
-      if (r.jobId !== jobId || (jobId === null) !== (r.surplusSince !== null)) {
-        set({
-          ...records.get(r.name)!,
-          jobId,
-          surplusSince: jobId === null ? (r.surplusSince ?? now) : null,
-        });
-      }
-    }
-    for (const r of pending) {
-      const cur = records.get(r.name)!;
-      if (cur.jobId !== null && cur.surplusSince !== null) set({ ...cur, surplusSince: null });
+      const surplusSince = jobId === null ? (r.surplusSince ?? now) : null;
+      if (r.jobId !== jobId || r.surplusSince !== surplusSince) set({ ...r, jobId, surplusSince });
     }
 
     // 4d. Timeouts that depend on GitHub: a runner that never came online, and surplus idlers.
