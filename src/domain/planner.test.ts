@@ -66,9 +66,7 @@ function input(
     records,
     deregistrations: [],
     github,
-    backend: new Map(
-      records.filter((r) => r.phase !== "creating").map((r) => [r.name, "running" as BackendState]),
-    ),
+    backend: new Map(records.filter((r) => r.phase !== "creating").map((r) => [r.name, "running"])),
     inFlight: new Set(),
     recentlyFinished: new Map(),
     createBlockedUntil: 0,
@@ -257,7 +255,7 @@ describe("planner: time limits and the backend", () => {
     ];
     const p = plan({
       ...input({ records }),
-      backend: new Map([["j0000001", "stopped" as BackendState]]),
+      backend: new Map([["j0000001", "stopped"]]),
       github: null,
     });
     expect(kinds(p.effects)).toEqual(["destroy:j0000001", "destroy:j0000002"]);

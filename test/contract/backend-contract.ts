@@ -30,7 +30,7 @@ export function spec(name: string, secret = `jit-secret-for-${name}-0123456789`)
   };
 }
 
-async function eventually(check: () => Promise<boolean>, ms = 5000): Promise<void> {
+async function eventually(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await check()) return;
@@ -76,7 +76,7 @@ export function describeBackendContract(label: string, makeHarness: () => Promis
       await h.backend.create(spec("j0000003"), new AbortController().signal);
       await h.finish("j0000003");
       await eventually(async () => (await h.backend.list()).get("j0000003") === "stopped");
-      await eventually(async () => stopped.includes("j0000003"));
+      await eventually(() => stopped.includes("j0000003"));
     });
 
     it("destroy removes the container; destroying again, or something that never existed, is fine", async () => {
