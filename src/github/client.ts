@@ -160,7 +160,12 @@ export class GitHubClient implements GitHubPort {
         onSecondaryRateLimit: onLimit,
         // `global`/`write` group overrides are honoured by the plugin but missing from its types.
       } as unknown as ThrottlingOptions,
-      retry: { retryAfterBaseValue: opts.retryBaseMs ?? 1000, retries: 2 },
+      // Rate limits (403/429) are never retried blindly: the gate below waits for the reset.
+      retry: {
+        retryAfterBaseValue: opts.retryBaseMs ?? 1000,
+        retries: 2,
+        doNotRetry: [400, 401, 403, 404, 409, 410, 422, 429, 451],
+      },
     });
 
     this.#o.hook.before("request", (options) => {
@@ -185,6 +190,10 @@ export class GitHubClient implements GitHubPort {
       try {
         const response = await request(options);
         this.#observeHeaders(response.headers as Record<string, string | undefined>);
+        if (parsed.method === "GET" && typeof response.data !== "object") {
+          // Truncated or malformed JSON arrives as a string.
+          throw badResponse(`${parsed.method} ${new URL(parsed.url).pathname} did not return JSON`);
+        }
         this.#succeeded();
         const etag = (response.headers as Record<string, string | undefined>)["etag"];
         if (parsed.method === "GET" && etag && opts.conditional !== false) {

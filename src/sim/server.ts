@@ -18,7 +18,7 @@ export interface FaultRule {
   /** Regular expression source matched against the path (without query). Default: every REST path. */
   readonly path?: string;
   /** What to do: answer with `status`, reset the connection, never answer, answer malformed JSON, or only delay. */
-  readonly action?: "respond" | "reset" | "hang" | "malformed" | "delay" | "oversized";
+  readonly action?: "respond" | "reset" | "hang" | "malformed" | "delay" | "oversized" | "lose-response";
   readonly status?: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: string;
@@ -42,6 +42,9 @@ export interface RequestRecord {
   readonly status: number;
   readonly counted: boolean;
   readonly at: number;
+  /** The X-GitHub-Api-Version the client sent, if any. */
+  readonly apiVersion: string | null;
+  readonly ifNoneMatch: boolean;
 }
 
 export interface SimStats {
@@ -203,7 +206,14 @@ export class Simulator {
     res.end(text);
   }
 
-  #record(method: string, path: string, route: string, status: number, counted: boolean): void {
+  #record(
+    method: string,
+    path: string,
+    route: string,
+    status: number,
+    counted: boolean,
+    req?: IncomingMessage,
+  ): void {
     const s = this.stats;
     s.total++;
     if (counted) s.counted++;
@@ -212,7 +222,17 @@ export class Simulator {
     r.total++;
     if (counted) r.counted++;
     if (status === 304) r.notModified++;
-    this.requests.push({ method, path, route, status, counted, at: this.model.now() });
+    const v = req?.headers["x-github-api-version"];
+    this.requests.push({
+      method,
+      path,
+      route,
+      status,
+      counted,
+      at: this.model.now(),
+      apiVersion: typeof v === "string" ? v : null,
+      ifNoneMatch: req?.headers["if-none-match"] !== undefined,
+    });
     const max = this.#opts.requestLogSize ?? 20_000;
     if (this.requests.length > max) this.requests.splice(0, this.requests.length - max);
   }
@@ -308,7 +328,7 @@ export class Simulator {
         res.end(body);
         return;
       }
-      // "delay": fall through to normal handling.
+      // "delay" and "lose-response": fall through to normal handling.
     }
 
     // Authentication, as GitHub does it.
@@ -316,13 +336,13 @@ export class Simulator {
     const m = /^(?:token|bearer)\s+(\S+)$/i.exec(auth);
     const token = m?.[1];
     if (!token || !this.tokens.has(token)) {
-      this.#record(method, path, "unauthorized", 401, false);
+      this.#record(method, path, "unauthorized", 401, false, req);
       this.#json(res, 401, errorJson(token ? "Bad credentials" : "Requires authentication", 401));
       return;
     }
     const rate = this.#rateState(token);
     if (rate.used >= rate.limit) {
-      this.#record(method, path, "rate-limited", 403, false);
+      this.#record(method, path, "rate-limited", 403, false, req);
       this.#json(
         res,
         403,
@@ -348,7 +368,7 @@ export class Simulator {
           .map((s) => s.trim())
           .includes(etag)
       ) {
-        this.#record(method, path, routed.route, 304, false);
+        this.#record(method, path, routed.route, 304, false, req);
         res.writeHead(304, headers);
         res.end();
         return;
@@ -357,7 +377,13 @@ export class Simulator {
     // A counted request uses one unit of the primary rate limit.
     this.#rate.get(token)!.used++;
     Object.assign(headers, this.#rateHeaders(token));
-    this.#record(method, path, routed.route, routed.status, true);
+    this.#record(method, path, routed.route, routed.status, true, req);
+    if (fault?.action === "lose-response") {
+      // The request took effect, but the client sees an error (a proxy timed out, say).
+      const status = fault.status ?? 502;
+      this.#json(res, status, errorJson("Bad Gateway", status), this.#rateHeaders(token));
+      return;
+    }
     this.#json(res, routed.status, routed.body, headers);
   }
 
@@ -396,7 +422,8 @@ export class Simulator {
         reset: Math.ceil(st.resetAt / 1000),
         used: st.used,
       };
-      return { status: 200, body: { resources: { core }, rate: core }, route: "/rate_limit" };
+      const search = { limit: 30, remaining: 30, reset: Math.ceil(this.model.now() / 1000) + 60, used: 0 };
+      return { status: 200, body: { resources: { core, search }, rate: core }, route: "/rate_limit" };
     }
     if (!path.startsWith(base + "/") && path !== base) return notFound;
     const rest = path.slice(base.length);

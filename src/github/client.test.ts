@@ -1,0 +1,290 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { systemClock } from "../clock.js";
+import { ControllerError } from "../errors.js";
+import { createLogger, type LogSink } from "../log.js";
+import { startSimulator, type Simulator } from "../sim/server.js";
+import { GitHubClient, type GitHubClientOptions } from "./client.js";
+import { TokenFile } from "./token.js";
+
+let sim: Simulator;
+let dir: string;
+let tokenPath: string;
+let logged: string[];
+const TOKEN = "ghp_clienttesttoken0123456789abcdefghij";
+
+function client(over: Partial<GitHubClientOptions> = {}): GitHubClient {
+  const sink: LogSink = { write: (l) => logged.push(l) };
+  const log = createLogger({ level: "debug", sink });
+  return new GitHubClient({
+    apiUrl: sim.url,
+    owner: sim.owner,
+    repo: sim.repo,
+    token: new TokenFile(tokenPath, log),
+    log,
+    clock: systemClock,
+    requestTimeoutMs: 1000,
+    writeIntervalMs: 0,
+    retryBaseMs: 10,
+    ...over,
+  });
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return e instanceof ControllerError ? e.code : `not a ControllerError: ${String(e)}`;
+  }
+  return "no error";
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "rc-client-"));
+  tokenPath = join(dir, "token");
+  await writeFile(tokenPath, `${TOKEN}\n`, { mode: 0o600 });
+  sim = await startSimulator({ tokens: [TOKEN] });
+  logged = [];
+});
+
+afterEach(async () => {
+  await sim.stop();
+  await rm(dir, { recursive: true, force: true });
+  // The token never reaches a log line.
+  for (const l of logged) expect(l).not.toContain(TOKEN);
+});
+
+describe("observe", () => {
+  it("finds queued jobs in queued runs and in in_progress runs (a needs: job after a finished one)", async () => {
+    sim.queueRun({ name: "plain", jobs: [{ name: "a", labels: ["nix"] }] });
+    const chain = sim.queueRun({
+      name: "chain",
+      jobs: [
+        { name: "build", labels: ["nix"] },
+        { name: "test", labels: ["nix"], needs: ["build"] },
+      ],
+    });
+    // A runner takes and finishes "build": the run is in_progress and "test" is queued.
+    const r = sim.model.registerRunner("x-j0000001", ["nix"]);
+    if (r === "exists") throw new Error();
+    sim.model.openSession(r);
+    // Take "build" specifically: cancel nothing, just complete whatever it got until "build" is done.
+    const got = await sim.model.pollJob(r, 1000).promise;
+    if (got === null || got === "deleted") throw new Error("no job");
+    expect(got.name).toBe("a");
+    const r2 = sim.model.registerRunner("x-j0000002", ["nix"]);
+    if (r2 === "exists") throw new Error();
+    sim.model.openSession(r2);
+    const got2 = await sim.model.pollJob(r2, 1000).promise;
+    if (got2 === null || got2 === "deleted") throw new Error("no job");
+    expect(got2.name).toBe("build");
+    sim.model.complete(r2, got2.jobId, "success");
+    expect(sim.model.runStatus(chain).status).toBe("in_progress");
+
+    const view = await client().observe();
+    const byName = new Map(view.jobs.map((j) => [j.name, j]));
+    expect(byName.get("test")).toMatchObject({ status: "queued", labels: ["nix"], runId: chain.id });
+    expect(byName.get("a")).toMatchObject({ status: "in_progress", runnerName: "x-j0000001" });
+    expect(byName.has("build")).toBe(false);
+    expect(view.runners.map((x) => x.name)).toEqual(["x-j0000001"]);
+  });
+
+  it("follows pagination (Link rel=next) for runs, jobs and runners", async () => {
+    for (let i = 0; i < 130; i++) sim.queueRun({ jobs: [{ labels: ["nix"] }] });
+    sim.queueRun({ jobs: Array.from({ length: 120 }, (_, i) => ({ name: `m${i}`, labels: ["nix"] })) });
+    for (let i = 0; i < 105; i++) sim.model.registerRunner(`r-${i}`, ["nix"]);
+    const view = await client().observe();
+    expect(view.jobs.length).toBe(250);
+    expect(view.runners.length).toBe(105);
+  });
+
+  it("sends every poll conditionally: an unchanged repository costs no rate limit", async () => {
+    sim.queueRun({ jobs: [{ labels: ["nix"] }, { labels: ["nix"] }] });
+    const c = client();
+    const first = await c.observe();
+    const counted = sim.stats.counted;
+    const second = await c.observe();
+    expect(sim.stats.counted).toBe(counted);
+    expect(second.jobs).toEqual(first.jobs);
+    expect(c.stats().notModified).toBeGreaterThan(0);
+    // Every request carried the pinned API version; every repeat carried If-None-Match.
+    expect(sim.requests.every((r) => r.apiVersion === "2022-11-28")).toBe(true);
+    expect(sim.requests.slice(-7).every((r) => r.ifNoneMatch && r.status === 304)).toBe(true);
+    // A change is seen at once.
+    sim.queueRun({ jobs: [{ labels: ["nix"] }] });
+    expect((await c.observe()).jobs.length).toBe(3);
+  });
+
+  it("can be told not to send conditional requests (for measuring what they save)", async () => {
+    sim.queueRun({ jobs: [{ labels: ["nix"] }] });
+    const c = client({ conditional: false });
+    await c.observe();
+    const counted = sim.stats.counted;
+    await c.observe();
+    expect(sim.stats.counted).toBeGreaterThan(counted);
+  });
+
+  it("retries a 5xx and succeeds", async () => {
+    sim.queueRun({ jobs: [{ labels: ["nix"] }] });
+    sim.addFault({ path: "/actions/runs$", status: 502, times: 1 });
+    expect((await client().observe()).jobs.length).toBe(1);
+  });
+
+  it("turns malformed JSON into RC_GITHUB_BAD_RESPONSE", async () => {
+    sim.addFault({ path: "/actions/runs$", action: "malformed", times: 5 });
+    expect(await code(client().observe())).toBe("RC_GITHUB_BAD_RESPONSE");
+  });
+
+  it("gives up on a request that hangs past the client timeout", async () => {
+    sim.addFault({ path: "/actions/runners$", action: "hang" });
+    const started = Date.now();
+    expect(await code(client({ requestTimeoutMs: 300 }).observe())).toBe("RC_GITHUB_UNAVAILABLE");
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it("reports a connection reset as unavailable", async () => {
+    sim.addFault({ path: "/actions/runners$", action: "reset" });
+    expect(await code(client().observe())).toBe("RC_GITHUB_UNAVAILABLE");
+  });
+});
+
+describe("rate limits", () => {
+  it("sends nothing before the primary rate limit resets", async () => {
+    sim.setRateLimit(TOKEN, 0, 1500);
+    const c = client();
+    expect(await code(c.listRunners())).toBe("RC_GITHUB_RATE_LIMITED");
+    const sent = sim.stats.total;
+    expect(await code(c.observe())).toBe("RC_GITHUB_RATE_LIMITED");
+    expect(sim.stats.total).toBe(sent);
+    const until = c.health().blockedUntil!;
+    expect(until).toBeGreaterThan(Date.now());
+    await new Promise((r) => setTimeout(r, until - Date.now() + 20));
+    expect(await code(c.listRunners())).toBe("no error");
+  });
+
+  it("waits out a secondary limit's retry-after", async () => {
+    sim.addFault({
+      path: "/actions/runners$",
+      status: 429,
+      times: 1,
+      headers: { "retry-after": "1" },
+      body: JSON.stringify({ message: "You have exceeded a secondary rate limit." }),
+    });
+    const c = client();
+    expect(await code(c.listRunners())).toBe("RC_GITHUB_RATE_LIMITED");
+    const sent = sim.stats.total;
+    expect(await code(c.listRunners())).toBe("RC_GITHUB_RATE_LIMITED");
+    expect(sim.stats.total).toBe(sent);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await code(c.listRunners())).toBe("no error");
+  });
+});
+
+describe("the token", () => {
+  it("reports a revoked token as unauthorized, and recovers when the file is fixed (re-read without restart)", async () => {
+    const c = client();
+    expect(await code(c.listRunners())).toBe("no error");
+    sim.tokens.delete(TOKEN);
+    expect(await code(c.listRunners())).toBe("RC_GITHUB_UNAUTHORIZED");
+    expect(c.health().unauthorized).toBe(true);
+    const fresh = "ghp_rotatedtoken0123456789abcdefghijklm";
+    sim.tokens.add(fresh);
+    await writeFile(tokenPath, fresh);
+    expect(await code(c.listRunners())).toBe("no error");
+    expect(c.health().unauthorized).toBe(false);
+    for (const l of logged) expect(l).not.toContain(fresh);
+  });
+
+  it("fails with RC_TOKEN_UNREADABLE when the file is missing or empty, naming the file but not the contents", async () => {
+    const c = client();
+    await writeFile(tokenPath, "  \n");
+    const e = await client()
+      .listRunners()
+      .catch((x: unknown) => x);
+    expect((e as ControllerError).code).toBe("RC_TOKEN_UNREADABLE");
+    expect((e as ControllerError).message).toContain(tokenPath);
+    await rm(tokenPath);
+    expect(await code(c.listRunners())).toBe("RC_TOKEN_UNREADABLE");
+  });
+});
+
+describe("runners", () => {
+  it("registers a JIT runner with every label, and the config is a secret", async () => {
+    const c = client();
+    const { runnerId, encodedJitConfig } = await c.createJitRunner("host-j0000001", [
+      "self-hosted",
+      "nix",
+      "Linux",
+    ]);
+    const r = sim.model.runners.get(runnerId)!;
+    expect(r.name).toBe("host-j0000001");
+    expect(r.labels).toEqual(["self-hosted", "nix", "Linux"]);
+    expect(encodedJitConfig.length).toBeGreaterThan(20);
+    createLogger({ sink: { write: (l) => logged.push(l) } }).info(`config ${encodedJitConfig}`);
+    expect(logged.at(-1)).toContain("[REDACTED]");
+  });
+
+  it("recovers when a JIT POST took effect but its answer was lost (the retry meets 409)", async () => {
+    sim.addFault({
+      method: "POST",
+      path: "generate-jitconfig",
+      action: "lose-response",
+      status: 502,
+      times: 1,
+    });
+    const c = client();
+    const { runnerId } = await c.createJitRunner("host-j0000002", ["nix"]);
+    const live = sim.model.liveRunners();
+    expect(live.map((r) => r.name)).toEqual(["host-j0000002"]);
+    expect(live[0]!.id).toBe(runnerId);
+    const posts = sim.requests.filter((r) => r.method === "POST").map((r) => r.status);
+    expect(posts).toEqual([201, 409, 201]);
+  });
+
+  it("replaces a leftover offline registration of the same name, but never a busy one", async () => {
+    const c = client();
+    sim.model.registerRunner("host-j0000003", ["nix"]);
+    await c.createJitRunner("host-j0000003", ["nix"]);
+    expect(sim.model.liveRunners().length).toBe(1);
+
+    sim.queueRun({ jobs: [{ labels: ["nix"], durationMs: 60_000 }] });
+    const busy = sim.model.registerRunner("host-j0000004", ["nix"]);
+    if (busy === "exists") throw new Error();
+    sim.model.openSession(busy);
+    await sim.model.pollJob(busy, 1000).promise;
+    expect(await code(c.createJitRunner("host-j0000004", ["nix"]))).toBe("RC_RUNNER_EXISTS");
+    expect(busy.deleted).toBe(false);
+  });
+
+  it("deletes runners: deleted, gone (404) and busy (422); by name when the id is unknown", async () => {
+    const c = client();
+    const a = sim.model.registerRunner("host-j0000005", ["nix"]);
+    if (a === "exists") throw new Error();
+    expect(await c.deleteRunner({ runnerId: a.id, runnerName: a.name })).toBe("deleted");
+    expect(await c.deleteRunner({ runnerId: a.id, runnerName: a.name })).toBe("gone");
+    expect(await c.deleteRunner({ runnerId: null, runnerName: "host-j0000404" })).toBe("gone");
+    const b = sim.model.registerRunner("host-j0000006", ["nix"]);
+    if (b === "exists") throw new Error();
+    expect(await c.deleteRunner({ runnerId: null, runnerName: "host-j0000006" })).toBe("deleted");
+    sim.queueRun({ jobs: [{ labels: ["nix"], durationMs: 60_000 }] });
+    const busy = sim.model.registerRunner("host-j0000007", ["nix"]);
+    if (busy === "exists") throw new Error();
+    sim.model.openSession(busy);
+    await sim.model.pollJob(busy, 1000).promise;
+    expect(await c.deleteRunner({ runnerId: busy.id, runnerName: busy.name })).toBe("busy");
+  });
+
+  it("creates registration tokens and knows the web URL runners register against", async () => {
+    const c = client();
+    const t = await c.createRegistrationToken();
+    expect(t.token).toMatch(/^AABBSIM/);
+    expect(c.registrationUrl).toBe(`${sim.url}/${sim.owner}/${sim.repo}`);
+    const gh = client({ apiUrl: "https://api.github.com" });
+    expect(gh.registrationUrl).toBe(`https://github.com/${sim.owner}/${sim.repo}`);
+    expect(client({ apiUrl: "https://ghes.example.com/api/v3" }).registrationUrl).toBe(
+      `https://ghes.example.com/${sim.owner}/${sim.repo}`,
+    );
+  });
+});
