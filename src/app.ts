@@ -19,6 +19,7 @@ import { subnet } from "./domain/subnets.js";
 import type { Backend, GitHubPort } from "./ports.js";
 import { FileStateStore, type StateStore } from "./state/store.js";
 import { acquireLock, type Lock } from "./state/lock.js";
+import { checkRunnerCommand } from "./cli/checks.js";
 
 export interface AppOverrides {
   readonly github?: GitHubPort;
@@ -201,6 +202,9 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     status,
     health,
     async start() {
+      // Everything that can be checked is checked before anything starts.
+      token.get();
+      checkRunnerCommand(config);
       if (!overrides.noLock) lock = await acquireLock(config.stateDir, "daemon");
       try {
         await controller.load();
