@@ -104,16 +104,19 @@ export async function makeWorld(simOpts: SimulatorOptions = {}): Promise<World> 
     close: async () => {
       // Kill any runner process a test left behind, then remove everything.
       const root = join(stateDir, "containers");
+      const killed: number[] = [];
       for (const name of await readdir(root).catch(() => [] as string[])) {
         try {
           const meta = JSON.parse(await readFile(join(root, name, "meta.json"), "utf8")) as { pid: number };
           process.kill(-meta.pid, "SIGKILL");
+          killed.push(meta.pid);
         } catch {
           /* gone */
         }
       }
+      await waitFor("killed runners gone", () => killed.every((p) => !isAlive(p)), 5000).catch(() => {});
       await sim.stop();
-      await rm(dir, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     },
   };
 }
