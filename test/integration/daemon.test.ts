@@ -3,6 +3,10 @@
  * backend ⇄ sim-runner processes.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ProcessBackend } from "../../src/backend/process.js";
+import { systemClock } from "../../src/clock.js";
+import { silentLogger } from "../../src/log.js";
+import type { Backend } from "../../src/ports.js";
 import { SIM_RUNNER_PATH } from "../../src/util/paths.js";
 import {
   getJson,
@@ -115,6 +119,63 @@ describe("serving jobs", () => {
       () => served(run.jobs.map((j) => j.id)),
       10_000,
     );
+  });
+});
+
+describe("registration and creation", () => {
+  it("REGISTRATION=token: the runner registers itself with a registration token and takes a job", async () => {
+    daemon = await startInProcess(world, { REGISTRATION: "token" });
+    const run = world.sim.queueRun({ jobs: [{ name: "t", labels: nix, durationMs: 200 }] });
+    await waitFor("served", () => served([run.jobs[0]!.id]));
+    expect(run.jobs[0]!.assignments[0]).toMatch(/^test-j\d{7}$/);
+    expect(world.sim.stats.byRoute["POST /runners/registration-token"]?.total).toBe(1);
+    expect(world.sim.stats.byRoute["POST /runners/generate-jitconfig"]).toBeUndefined();
+    await waitFor("nothing left", () => daemon!.app.controller.containers().length === 0);
+  });
+
+  it("creates run in parallel, and a slow create never blocks detection", async () => {
+    const { loadConfig } = await import("../../src/config.js");
+    const { buildApp } = await import("../../src/app.js");
+    const config = loadConfig(world.env({ MAX_CONCURRENT: "4", CREATE_CONCURRENCY: "4" }));
+    const inner = new ProcessBackend({
+      root: `${config.stateDir}/containers`,
+      command: SIM_RUNNER_PATH,
+      log: silentLogger,
+      clock: systemClock,
+    });
+    let creating = 0;
+    let peakCreating = 0;
+    const slow: Backend = {
+      kind: "process",
+      create: async (spec, signal) => {
+        creating++;
+        peakCreating = Math.max(peakCreating, creating);
+        await sleep(1500);
+        creating--;
+        return inner.create(spec, signal);
+      },
+      list: () => inner.list(),
+      destroy: (n) => inner.destroy(n),
+      onStopped: (l) => inner.onStopped(l),
+      close: () => inner.close(),
+    };
+    const app = buildApp(config, { backend: slow, log: silentLogger });
+    await app.start();
+    try {
+      const run = world.sim.queueRun({
+        jobs: [0, 1, 2, 3].map((i) => ({ name: `p${i}`, labels: nix, durationMs: 100 })),
+      });
+      await waitFor("creates under way", () => creating === 4, 5000);
+      const polls = app.controller.counters.polls;
+      await sleep(1000);
+      // Detection kept going (POLL_INTERVAL 0.25 s) while all four creates were still running.
+      expect(creating).toBe(4);
+      expect(app.controller.counters.polls - polls).toBeGreaterThanOrEqual(3);
+      await waitFor("served", () => served(run.jobs.map((j) => j.id)), 10_000);
+      expect(peakCreating).toBe(4);
+    } finally {
+      await app.stop();
+    }
   });
 });
 

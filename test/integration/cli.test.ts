@@ -1,0 +1,61 @@
+import { spawn, spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { demo } from "../../src/cli/demo.js";
+import { CLI, waitFor } from "../helpers/world.js";
+
+describe("runner-controller demo", () => {
+  it("serves every matching job, leaves foreign ones alone, stays within the limit, and says so", async () => {
+    const lines: string[] = [];
+    const t0 = Date.now();
+    const code = await demo({ out: (l) => lines.push(l) });
+    const text = lines.join("\n");
+    expect(code, text).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    expect(text).toMatch(/controller +http:\/\/127\.0\.0\.1:\d+\/status/);
+    expect(text).toMatch(/matching jobs served +8\/8/);
+    expect(text).toMatch(/foreign jobs left alone +2\/2/);
+    expect(text).toMatch(/peak concurrency +[1-3] \(limit 3\)/);
+    expect(text).toMatch(/picked +job integration/);
+    expect(text).toMatch(/demo finished: all good/);
+  });
+});
+
+describe("command line", () => {
+  it("prints help and exits 0; an unknown command exits 2 with the usage", () => {
+    const help = spawnSync(process.execPath, [CLI, "--help"], { encoding: "utf8" });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/runner-controller serve/);
+    const bad = spawnSync(process.execPath, [CLI, "frobnicate"], { encoding: "utf8" });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/unknown command "frobnicate"/);
+    const version = spawnSync(process.execPath, [CLI, "--version"], { encoding: "utf8" });
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it("simulate runs the simulator standalone until interrupted", async () => {
+    const child = spawn(
+      process.execPath,
+      [CLI, "simulate", "--port", "0", "--repo", "acme/widgets", "--token", "t0ken-123456"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    await waitFor("listening", () => /listening on (http:\/\/\S+)/.test(out), 10_000);
+    const url = /listening on (http:\/\/\S+)/.exec(out)![1]!;
+    const q = await fetch(`${url}/_sim/runs`, {
+      method: "POST",
+      body: JSON.stringify({ jobs: [{ name: "b", labels: ["nix"] }] }),
+    });
+    expect(q.status).toBe(201);
+    const runs = await fetch(`${url}/repos/acme/widgets/actions/runs?status=queued`, {
+      headers: { authorization: "token t0ken-123456" },
+    });
+    expect(((await runs.json()) as { total_count: number }).total_count).toBe(1);
+    child.kill("SIGINT");
+    const code = await new Promise((r) => child.on("exit", r));
+    expect(code).toBe(0);
+    const bad = spawnSync(process.execPath, [CLI, "simulate", "--repo", "nope"], { encoding: "utf8" });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--repo="nope" is not a repository of the form owner\/repo/);
+  });
+});
