@@ -57,7 +57,7 @@ export function describeBackendContract(label: string, makeHarness: () => Promis
       await h.backend.create(spec("j0000001"), new AbortController().signal);
       const list = await h.backend.list();
       expect([...list.entries()]).toEqual([["j0000001", "running"]]);
-      await eventually(async () => (await h.secretSeen("j0000001")) !== null);
+      await eventually(async () => Boolean(await h.secretSeen("j0000001")));
       expect(await h.secretSeen("j0000001")).toBe("jit-secret-for-j0000001-0123456789");
     });
 
@@ -66,7 +66,7 @@ export function describeBackendContract(label: string, makeHarness: () => Promis
       await h.backend.create(spec("j0000002", "another-secret-value-xyz"), new AbortController().signal);
       const list = await h.backend.list();
       expect([...list.keys()].sort()).toEqual(["j0000001", "j0000002"]);
-      await eventually(async () => (await h.secretSeen("j0000002")) !== null);
+      await eventually(async () => Boolean(await h.secretSeen("j0000002")));
       expect(await h.secretSeen("j0000002")).toBe("another-secret-value-xyz");
     });
 
