@@ -99,6 +99,7 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
       clock,
       requestTimeoutMs: config.githubRequestTimeoutMs,
       writeIntervalMs: config.githubWriteIntervalMs,
+      conditional: config.githubConditional,
       ...(overrides.githubRetryBaseMs !== undefined ? { retryBaseMs: overrides.githubRetryBaseMs } : {}),
     });
   const backend = overrides.backend ?? buildBackend(config, log.child({ component: "backend" }), clock);

@@ -29,6 +29,8 @@ export interface Config {
   readonly createConcurrency: number;
   readonly githubRequestTimeoutMs: number;
   readonly githubWriteIntervalMs: number;
+  /** Send If-None-Match on polling requests (turn off only to measure what it saves). */
+  readonly githubConditional: boolean;
   readonly logLevel: "debug" | "info" | "warn" | "error";
   readonly logFormat: "text" | "json";
 }
@@ -268,6 +270,11 @@ export function loadConfig(env: Env): Config {
     60,
     "1",
   );
+  const githubConditional =
+    parseEnum("GITHUB_CONDITIONAL_REQUESTS", get("GITHUB_CONDITIONAL_REQUESTS") ?? "true", [
+      "true",
+      "false",
+    ] as const) === "true";
   const logLevel = parseEnum("LOG_LEVEL", get("LOG_LEVEL") ?? "info", [
     "debug",
     "info",
@@ -296,6 +303,7 @@ export function loadConfig(env: Env): Config {
     createConcurrency,
     githubRequestTimeoutMs,
     githubWriteIntervalMs,
+    githubConditional,
     logLevel,
     logFormat,
   });

@@ -70,6 +70,7 @@ export class Controller {
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #aborts = new Map<string, AbortController>();
   readonly #recentlyFinished = new Map<number, number>();
+  readonly #recentlyRemoved = new Map<string, number>();
   readonly #createSlots: Semaphore;
   readonly #shutdown = new AbortController();
   #createBlockedUntil = 0;
@@ -190,14 +191,25 @@ export class Controller {
     if (this.#wakeSignal.signal.aborted) this.#wakeSignal = new AbortController();
     const clock = this.#d.clock;
 
-    // Observe GitHub and the backend side by side.
+    // Observe GitHub (when a poll is due) and the backend side by side. A round woken early — a
+    // container stopped, a slot freed — reuses the last look at GitHub: nothing it cares about
+    // can have been missed that a stale poll would not miss as well, and it costs no request.
     const observeStart = clock.now();
-    this.#nextPollAt = observeStart + this.#d.config.pollIntervalMs;
+    const last = this.#lastView;
+    const pollDue =
+      observeStart >= this.#nextPollAt ||
+      last === null ||
+      observeStart - last.startedAt >= this.#d.config.pollIntervalMs;
+    if (pollDue) this.#nextPollAt = observeStart + this.#d.config.pollIntervalMs;
     // Anything under way when the observation began may have changed while it ran, so the
     // observation is stale for it: the planner leaves it alone this round.
     const inFlightAtStart = [...this.#inFlight.keys()];
-    const [view, backend] = await Promise.all([this.#observeGitHub(), this.#observeBackend()]);
+    const [fresh, backend] = await Promise.all([
+      pollDue ? this.#observeGitHub() : Promise.resolve(null),
+      this.#observeBackend(),
+    ]);
     if (this.#stopping) return;
+    const view = pollDue ? fresh : last;
 
     const now = clock.now();
     const inFlight = new Set([...inFlightAtStart, ...this.#inFlight.keys()]);
@@ -207,6 +219,8 @@ export class Controller {
       records: [...this.#records.values()],
       deregistrations: [...this.#deregs.values()],
       github: view,
+      githubFresh: pollDue && fresh !== null,
+      recentlyRemoved: this.#recentlyRemoved,
       backend,
       inFlight,
       recentlyFinished: this.#recentlyFinished,
@@ -242,7 +256,15 @@ export class Controller {
       claims.set(key, release);
       this.#inFlight.set(key, gate);
     }
+    const planned = clock.now();
     if (result.effects.length > 0 || result.records.some((r) => !inFlight.has(r.name))) await this.#persist();
+    this.#log.debug("round", {
+      observeMs: now - observeStart,
+      planMs: planned - now,
+      persistMs: clock.now() - planned,
+      effects: effects.length,
+      inFlight: this.#inFlight.size,
+    });
     const launched = new Set<string>();
     for (const e of effects) {
       const key = this.#key(e);
@@ -278,8 +300,13 @@ export class Controller {
       const view = await this.#d.github.observe();
       this.#lastView = view;
       this.#lastObserveError = null;
-      for (const [jobId, at] of this.#recentlyFinished)
+      // Memory of recent finishes only matters for views older than them.
+      for (const [jobId, at] of this.#recentlyFinished) {
         if (at < view.startedAt) this.#recentlyFinished.delete(jobId);
+      }
+      for (const [name, at] of this.#recentlyRemoved) {
+        if (at < view.startedAt) this.#recentlyRemoved.delete(name);
+      }
       const queued = view.jobs.filter((j) => j.status === "queued").length;
       this.#emit({ type: "observed", queued, at: this.#d.clock.now() });
       return view;
@@ -365,6 +392,7 @@ export class Controller {
         this.#shutdown.signal,
         AbortSignal.timeout(config.startupTimeoutMs),
       ]);
+      this.#log.debug("backend create", { container: name });
       await backend.create(
         { name, runnerName: rec.runnerName, labels: config.runnerLabels, subnet: subnet(rec.subnet), secret },
         signal,
@@ -450,6 +478,7 @@ export class Controller {
       await this.#deregisterAfterDestroy(rec);
     }
     this.#records.delete(name);
+    this.#recentlyRemoved.set(rec.runnerName, clock.now());
     this.counters.destroyed++;
     this.counters.destroyedByReason[reason] = (this.counters.destroyedByReason[reason] ?? 0) + 1;
     this.#log.info("container destroyed", { container: name, reason });

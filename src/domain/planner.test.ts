@@ -69,6 +69,8 @@ function input(
     backend: new Map(records.filter((r) => r.phase !== "creating").map((r) => [r.name, "running"])),
     inFlight: new Set(),
     recentlyFinished: new Map(),
+    githubFresh: true,
+    recentlyRemoved: new Map(),
     createBlockedUntil: 0,
     ...rest,
   };
@@ -393,6 +395,8 @@ const arbSituation = fc
       backend,
       inFlight,
       recentlyFinished: new Map(),
+      githubFresh: true,
+      recentlyRemoved: new Map(),
       createBlockedUntil: 0,
     };
     return pi;
@@ -604,6 +608,8 @@ describe("planner over time (model-based)", () => {
               backend,
               inFlight: new Set(),
               recentlyFinished: new Map(),
+              githubFresh: true,
+              recentlyRemoved: new Map(),
               createBlockedUntil: 0,
             });
             records = result.records;

@@ -40,8 +40,16 @@ export interface PlanInput {
   readonly config: PlannerConfig;
   readonly records: readonly ContainerRecord[];
   readonly deregistrations: readonly PendingDeregistration[];
-  /** A fresh look at GitHub, or null when this round has none (error, rate limit). */
+  /** The latest look at GitHub, or null when there is none recent enough (error, rate limit). */
   readonly github: GitHubView | null;
+  /**
+   * Whether `github` was taken this round. A reused view still tells what is queued and who runs
+   * what, but not what has disappeared since: absence-based decisions (ghost registrations, a
+   * runner deleted on GitHub's side) wait for a fresh one.
+   */
+  readonly githubFresh: boolean;
+  /** Runner names whose container record was removed, with the time: a view older than that still lists them. */
+  readonly recentlyRemoved: ReadonlyMap<string, number>;
   /** What the backend runs, or null when listing failed. Names absent from the map are gone. */
   readonly backend: ReadonlyMap<string, BackendState> | null;
   /** Keys with an effect under way: container names and `runner:NAME` for deregistrations. */
@@ -171,7 +179,7 @@ export function plan(input: PlanInput): Plan {
         );
       } else if (runner?.online && r.phase === "starting") {
         set(withPhase(r, "ready", { onlineAt: now, runnerId: r.runnerId ?? runner.id }));
-      } else if (!runner && r.phase === "ready" && r.runnerId !== null) {
+      } else if (!runner && input.githubFresh && r.phase === "ready" && r.runnerId !== null) {
         // Its registration vanished while it waited (deleted on GitHub's side): it will never get a job.
         effects.push({ kind: "reap", name: r.name, reason: "runner-gone" });
       }
@@ -282,8 +290,10 @@ export function plan(input: PlanInput): Plan {
 
     // 4f. Ghost registrations: runners of ours with no container, not busy, not already queued for deletion.
     const known = new Set([...records.values()].map((r) => r.runnerName));
-    for (const runner of runnersByName.values()) {
+    for (const runner of input.githubFresh ? runnersByName.values() : []) {
       if (known.has(runner.name) || runner.busy || pendingRunnerNames.has(runner.name)) continue;
+      const removedAt = input.recentlyRemoved.get(runner.name);
+      if (removedAt !== undefined && removedAt >= github.startedAt) continue;
       if (inFlight.has(runnerKey(runner.name))) continue;
       effects.push({ kind: "deregister", runnerName: runner.name, runnerId: runner.id });
       pendingRunnerNames.add(runner.name);

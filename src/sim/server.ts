@@ -89,6 +89,16 @@ async function readBody(req: IncomingMessage, limit = 1 << 20): Promise<string> 
   return Buffer.concat(chunks).toString("utf8");
 }
 
+interface Routed {
+  readonly status: number;
+  readonly body?: unknown;
+  /** The body already serialised (large lists are assembled from cached pieces). */
+  readonly text?: string;
+  readonly etag?: string;
+  readonly headers?: Record<string, string>;
+  readonly route: string;
+}
+
 export class Simulator {
   readonly model: SimModel;
   readonly owner: string;
@@ -104,6 +114,9 @@ export class Simulator {
   readonly #rate = new Map<string, { used: number; resetAt: number }>();
   #sweep: NodeJS.Timeout | undefined;
   readonly #hung = new Set<ServerResponse>();
+  readonly #rendered = new Map<string, { version: number; routed: Routed }>();
+  /** Serialised runs, keyed by what can change in them. */
+  readonly #runText = new Map<number, { sig: string; text: string }>();
 
   constructor(opts: SimulatorOptions = {}) {
     this.#opts = opts;
@@ -352,11 +365,27 @@ export class Simulator {
       return;
     }
 
-    const routed = await this.#route(req, method, path, url);
+    // Rendering is cached per URL while the world is unchanged (runner lists excepted: "online" depends on time).
+    const cacheKey = `${path}${url.search}`;
+    const hit = method === "GET" ? this.#rendered.get(cacheKey) : undefined;
+    let routed: Routed;
+    if (hit && hit.version === this.model.version) {
+      routed = hit.routed;
+    } else {
+      routed = await this.#route(req, method, path, url);
+      if (method === "GET" && routed.status === 200 && routed.body !== undefined) {
+        const text = routed.text ?? JSON.stringify(routed.body);
+        routed = { ...routed, text, etag: `W/"${sha1(text)}"` };
+        if (routed.route !== "/runners" && routed.route !== "/runners/{id}") {
+          if (this.#rendered.size > 5000) this.#rendered.clear();
+          this.#rendered.set(cacheKey, { version: this.model.version, routed });
+        }
+      }
+    }
     const headers: Record<string, string> = { ...this.#rateHeaders(token), ...routed.headers };
-    if (routed.body !== undefined && method === "GET" && routed.status === 200) {
-      const text = JSON.stringify(routed.body);
-      const etag = `W/"${sha1(text)}"`;
+    const bodyText = routed.text;
+    if (bodyText !== undefined && routed.etag !== undefined) {
+      const etag = routed.etag;
       headers["etag"] = etag;
       headers["cache-control"] = "private, max-age=60, s-maxage=60";
       headers["vary"] = "Accept, Authorization, Cookie, X-GitHub-OTP";
@@ -384,6 +413,15 @@ export class Simulator {
       this.#json(res, status, errorJson("Bad Gateway", status), this.#rateHeaders(token));
       return;
     }
+    if (bodyText !== undefined) {
+      res.writeHead(routed.status, {
+        "content-type": "application/json; charset=utf-8",
+        "content-length": String(Buffer.byteLength(bodyText)),
+        ...headers,
+      });
+      res.end(bodyText);
+      return;
+    }
     this.#json(res, routed.status, routed.body, headers);
   }
 
@@ -405,12 +443,7 @@ export class Simulator {
     return { items: slice, link: parts.length ? parts.join(", ") : undefined };
   }
 
-  async #route(
-    req: IncomingMessage,
-    method: string,
-    path: string,
-    url: URL,
-  ): Promise<{ status: number; body?: unknown; headers?: Record<string, string>; route: string }> {
+  async #route(req: IncomingMessage, method: string, path: string, url: URL): Promise<Routed> {
     const model = this.model;
     const notFound = { status: 404, body: errorJson("Not Found", 404), route: "not-found" };
     const base = `/repos/${this.owner}/${this.repo}/actions`;
@@ -436,9 +469,21 @@ export class Simulator {
         .filter(({ v }) => !status || v.status === status || v.conclusion === status)
         .sort((a, b) => b.r.createdAt - a.r.createdAt || b.r.id - a.r.id);
       const { items, link } = this.#page(url, runs);
+      if (this.#runText.size > 2 * model.runs.size + 100) {
+        for (const id of this.#runText.keys()) if (!model.runs.has(id)) this.#runText.delete(id);
+      }
+      const parts = items.map(({ r, v }) => {
+        const sig = `${v.updatedAt}/${v.status}/${v.conclusion}`;
+        const cached = this.#runText.get(r.id);
+        if (cached?.sig === sig) return cached.text;
+        const text = JSON.stringify(runJson(this.#ref, v));
+        this.#runText.set(r.id, { sig, text });
+        return text;
+      });
       return {
         status: 200,
-        body: { total_count: runs.length, workflow_runs: items.map(({ v }) => runJson(this.#ref, v)) },
+        body: true,
+        text: `{"total_count":${runs.length},"workflow_runs":[${parts.join(",")}]}`,
         headers: link ? { link } : {},
         route: "/runs",
       };

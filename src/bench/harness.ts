@@ -1,0 +1,146 @@
+/**
+ * Benchmark plumbing: the real daemon as a child process (`runner-controller serve`, JSON logs)
+ * against an in-process simulator, with its log events parsed and its memory and CPU sampled
+ * from /proc.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { startSimulator, type Simulator } from "../sim/server.js";
+import { packagePath } from "../util/paths.js";
+
+export interface LogEvent {
+  readonly t: number;
+  readonly msg: string;
+  readonly fields: Record<string, unknown>;
+}
+
+export interface DaemonProcess {
+  readonly child: ChildProcess;
+  readonly events: LogEvent[];
+  readonly url: Promise<string>;
+  /** Resident set size in bytes, from /proc. */
+  rss(): number;
+  /** User + system CPU seconds so far. */
+  cpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
+const CLK_TCK = 100;
+
+export function procRss(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+export function procCpuSeconds(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
+export function startDaemon(env: Record<string, string>): DaemonProcess {
+  // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the daemon.
+  const nodeArgs = (process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, packagePath("bin/runner-controller.js"), "serve"], {
+    env: { ...env, LOG_FORMAT: "json", LOG_LEVEL: env["LOG_LEVEL"] ?? "debug" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const events: LogEvent[] = [];
+  let resolveUrl!: (u: string) => void;
+  let rejectUrl!: (e: Error) => void;
+  const url = new Promise<string>((res, rej) => {
+    resolveUrl = res;
+    rejectUrl = rej;
+  });
+  const rl = createInterface({ input: child.stderr });
+  rl.on("line", (line) => {
+    let obj: Record<string, unknown>;
+    try {
+      obj = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      process.stderr.write(`daemon: ${line}\n`);
+      return;
+    }
+    const t = Date.parse(String(obj["time"]));
+    const msg = String(obj["msg"]);
+    events.push({ t, msg, fields: obj });
+    if (msg === "runner-controller started") resolveUrl(String(obj["http"]));
+    if ((obj["level"] === "error" || obj["level"] === "warn") && process.env["BENCH_VERBOSE"])
+      process.stderr.write(`daemon: ${line}\n`);
+  });
+  const exited = new Promise<void>((resolve) =>
+    child.on("exit", (code) => {
+      rejectUrl(new Error(`daemon exited with ${code}`));
+      resolve();
+    }),
+  );
+  return {
+    child,
+    events,
+    url,
+    rss: () => procRss(child.pid!),
+    cpuSeconds: () => procCpuSeconds(child.pid!),
+    stop: async () => {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+export interface Bench {
+  readonly sim: Simulator;
+  readonly dir: string;
+  env(over?: Record<string, string>): Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function makeBench(runnerCommand: string): Promise<Bench> {
+  const dir = await mkdtemp(join(tmpdir(), "rc-bench-"));
+  const token = `bench-token-${Date.now()}`;
+  await writeFile(join(dir, "token"), token, { mode: 0o600 });
+  const sim = await startSimulator({ tokens: [token], requestLogSize: 1000, onlineGraceMs: 5000 });
+  return {
+    sim,
+    dir,
+    env: (over = {}) => ({
+      PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+      GITHUB_REPO: sim.fullName,
+      GITHUB_TOKEN_FILE: join(dir, "token"),
+      GITHUB_API_URL: sim.url,
+      BACKEND: "process",
+      RUNNER_COMMAND: runnerCommand,
+      RUNNER_NAME_PREFIX: "bench",
+      RUNNER_LABELS: "self-hosted,nix,Linux,X64",
+      STATE_DIR: join(dir, "state"),
+      HTTP_PORT: "0",
+      // The simulator is not GitHub: no second between writes (stated in the report).
+      GITHUB_WRITE_INTERVAL: "0",
+      ...over,
+    }),
+    close: async () => {
+      await sim.stop();
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+    },
+  };
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function until(check: () => boolean, timeoutMs: number, everyMs = 20): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await sleep(everyMs);
+  }
+  return check();
+}

@@ -1,0 +1,432 @@
+/**
+ * `npm run bench`: the real daemon (a child process) against the simulator with the process
+ * backend. Prints each figure beside its goal with PASS/MISS and writes bench/results/latest.json.
+ *
+ *   node dist/bench/main.js [--only b1,b2,b3,b4] [--runner PATH]
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus } from "node:os";
+import { makeBench, percentile, sleep, startDaemon, until, type DaemonProcess } from "./harness.js";
+import { packagePath, SIM_RUNNER_PATH } from "../util/paths.js";
+import { fastRunnerPath } from "./fast-runner.js";
+
+interface Figure {
+  readonly id: string;
+  readonly name: string;
+  readonly value: number;
+  readonly unit: string;
+  /** Human form of the goal, e.g. "≤ 1050 ms". */
+  readonly goal: string;
+  readonly pass: boolean | null;
+  readonly note?: string;
+}
+
+const figures: Figure[] = [];
+const notes: string[] = [];
+
+function report(f: Figure): void {
+  figures.push(f);
+  const verdict = f.pass === null ? "  —  " : f.pass ? "PASS " : "MISS ";
+  const v = Number.isInteger(f.value) ? String(f.value) : f.value.toFixed(f.value < 10 ? 3 : 1);
+  process.stdout.write(
+    `${verdict} ${f.id.padEnd(4)} ${f.name.padEnd(52)} ${`${v} ${f.unit}`.padStart(16)}   goal ${f.goal}${f.note ? `   (${f.note})` : ""}\n`,
+  );
+}
+
+const nix = ["self-hosted", "nix"];
+
+function eventsNamed(d: DaemonProcess, msg: string): { t: number; container: string; job?: number }[] {
+  return d.events
+    .filter((e) => e.msg === msg)
+    .map((e) => ({
+      t: e.t,
+      container: String(e.fields["container"]),
+      ...(typeof e.fields["job"] === "number" ? { job: e.fields["job"] } : {}),
+    }));
+}
+
+// ── B1: detection latency ─────────────────────────────────────────────────────────────────────
+
+async function b1(runner: string, pollSeconds: number, jobs: number): Promise<void> {
+  const bench = await makeBench(runner);
+  const d = startDaemon(
+    bench.env({ POLL_INTERVAL: String(pollSeconds), MAX_CONCURRENT: "60", IDLE_TIMEOUT: "30" }),
+  );
+  await d.url;
+  await sleep(300);
+  const queuedAt = new Map<number, number>();
+  // Spread arrivals over several poll intervals, at random phases.
+  const span = Math.max(20_000, pollSeconds * 1000 * 6);
+  const times = Array.from({ length: jobs }, () => Math.random() * span).sort((a, b) => a - b);
+  const t0 = Date.now();
+  for (const at of times) {
+    const wait = t0 + at - Date.now();
+    if (wait > 0) await sleep(wait);
+    const run = bench.sim.queueRun({ jobs: [{ labels: nix, durationMs: 200 }] });
+    queuedAt.set(run.jobs[0]!.id, Date.now());
+  }
+  await until(() => [...bench.sim.model.jobs.values()].every((j) => j.status === "completed"), 60_000);
+  const trigger = new Map(eventsNamed(d, "creating container").map((e) => [e.container, e.job]));
+  const latencies: number[] = [];
+  for (const e of eventsNamed(d, "backend create")) {
+    const job = trigger.get(e.container);
+    const q = job === undefined ? undefined : queuedAt.get(job);
+    if (q !== undefined) latencies.push(e.t - q);
+  }
+  latencies.sort((a, b) => a - b);
+  const goal = pollSeconds * 1000 + 50;
+  const p99 = percentile(latencies, 99);
+  report({
+    id: "B1",
+    name: `detection latency p50, POLL_INTERVAL ${pollSeconds} s (${latencies.length} jobs)`,
+    value: percentile(latencies, 50),
+    unit: "ms",
+    goal: "—",
+    pass: null,
+  });
+  report({
+    id: "B1",
+    name: `detection latency p99, POLL_INTERVAL ${pollSeconds} s`,
+    value: p99,
+    unit: "ms",
+    goal: `≤ ${goal} ms`,
+    pass: p99 <= goal,
+  });
+  report({
+    id: "B1",
+    name: `detection latency max, POLL_INTERVAL ${pollSeconds} s`,
+    value: latencies.at(-1) ?? NaN,
+    unit: "ms",
+    goal: "—",
+    pass: null,
+  });
+  if (latencies.length < jobs)
+    notes.push(
+      `B1 (${pollSeconds} s): only ${latencies.length} of ${jobs} jobs had a create named after them`,
+    );
+  await d.stop();
+  await bench.close();
+}
+
+async function b1SlotFreed(runner: string): Promise<void> {
+  const bench = await makeBench(runner);
+  // A long poll interval: only a freed slot can explain a prompt create.
+  const d = startDaemon(bench.env({ POLL_INTERVAL: "30", MAX_CONCURRENT: "2" }));
+  await d.url;
+  await sleep(300);
+  bench.sim.queueRun({
+    jobs: Array.from({ length: 42 }, (_, i) => ({ name: `s${i}`, labels: nix, durationMs: 150 })),
+  });
+  await until(() => [...bench.sim.model.jobs.values()].every((j) => j.status === "completed"), 120_000);
+  const destroyed = eventsNamed(d, "container destroyed").map((e) => e.t);
+  const creates = eventsNamed(d, "creating container").map((e) => e.t);
+  const gaps: number[] = [];
+  for (const t of destroyed) {
+    const next = creates.find((c) => c >= t);
+    if (next !== undefined && gaps.length < 40) gaps.push(next - t);
+  }
+  gaps.sort((a, b) => a - b);
+  const p50 = percentile(gaps, 50);
+  report({
+    id: "B1",
+    name: `slot freed → next create p50 (${gaps.length} slots)`,
+    value: p50,
+    unit: "ms",
+    goal: "≤ 50 ms",
+    pass: p50 <= 50,
+  });
+  report({
+    id: "B1",
+    name: "slot freed → next create p99",
+    value: percentile(gaps, 99),
+    unit: "ms",
+    goal: "—",
+    pass: null,
+  });
+  await d.stop();
+  await bench.close();
+}
+
+// ── B2: API economy ───────────────────────────────────────────────────────────────────────────
+
+function seedHistory(bench: Awaited<ReturnType<typeof makeBench>>): void {
+  // A repository with history: completed runs are listed by no status we poll, but exist.
+  for (let i = 0; i < 30; i++) {
+    const run = bench.sim.queueRun({ jobs: [{ labels: ["ubuntu-latest"] }] });
+    bench.sim.model.cancelRun(run.id);
+  }
+}
+
+async function b2Idle(runner: string): Promise<void> {
+  const bench = await makeBench(runner);
+  seedHistory(bench);
+  const poll = 0.1;
+  const d = startDaemon(bench.env({ POLL_INTERVAL: String(poll), LOG_LEVEL: "info" }));
+  await d.url;
+  await sleep(1000);
+  bench.sim.resetStats();
+  const seconds = 60;
+  await sleep(seconds * 1000);
+  const polls = bench.sim.stats.byRoute["GET /runners"]?.total ?? 0;
+  const counted = bench.sim.stats.counted;
+  const perHour = polls ? (counted / polls) * 360 : NaN;
+  report({
+    id: "B2",
+    name: `idle counted requests per hour at POLL_INTERVAL 10 s`,
+    value: perHour,
+    unit: "req/h",
+    goal: "≤ 60/h",
+    pass: perHour <= 60,
+    note: `${counted} counted in ${polls} polls at ${poll} s = ${(polls / 360).toFixed(1)} h of 10 s polling`,
+  });
+  await d.stop();
+  await bench.close();
+}
+
+async function b2PerJob(runner: string, conditional: boolean): Promise<{ perJob: number; total: number }> {
+  const bench = await makeBench(runner);
+  seedHistory(bench);
+  const d = startDaemon(
+    bench.env({
+      POLL_INTERVAL: "1",
+      MAX_CONCURRENT: "10",
+      GITHUB_CONDITIONAL_REQUESTS: String(conditional),
+      LOG_LEVEL: "info",
+    }),
+  );
+  await d.url;
+  await sleep(1500);
+  bench.sim.resetStats();
+  const jobs = 100;
+  for (let r = 0; r < 20; r++)
+    bench.sim.queueRun({
+      jobs: Array.from({ length: 5 }, (_, i) => ({ name: `j${i}`, labels: nix, durationMs: 300 })),
+    });
+  await until(
+    () =>
+      [...bench.sim.model.jobs.values()]
+        .filter((j) => j.labels.includes("nix"))
+        .every((j) => j.status === "completed"),
+    120_000,
+  );
+  await until(() => bench.sim.model.liveRunners().length === 0, 10_000);
+  await sleep(1500);
+  const counted = bench.sim.stats.counted;
+  await d.stop();
+  await bench.close();
+  return { perJob: counted / jobs, total: counted };
+}
+
+async function b2(runner: string): Promise<void> {
+  await b2Idle(runner);
+  const withEtags = await b2PerJob(runner, true);
+  report({
+    id: "B2",
+    name: "counted requests per job served (100 jobs, 20 runs)",
+    value: withEtags.perJob,
+    unit: "req/job",
+    goal: "≤ 3",
+    pass: withEtags.perJob <= 3,
+  });
+  const without = await b2PerJob(runner, false);
+  report({
+    id: "B2",
+    name: "same without conditional requests",
+    value: without.perJob,
+    unit: "req/job",
+    goal: "—",
+    pass: null,
+    note: `${(without.total / Math.max(1, withEtags.total)).toFixed(1)}× the requests`,
+  });
+}
+
+// ── B3 + B4: burst, memory, CPU ───────────────────────────────────────────────────────────────
+
+async function b3b4(runner: string, soakJobs: number): Promise<void> {
+  const bench = await makeBench(runner);
+  const d = startDaemon(
+    bench.env({ POLL_INTERVAL: "1", MAX_CONCURRENT: "50", LOG_LEVEL: "info", CREATE_CONCURRENCY: "50" }),
+  );
+  await d.url;
+  await sleep(2000);
+  const rssStart = d.rss();
+  report({
+    id: "B4",
+    name: "daemon RSS after start",
+    value: rssStart / 2 ** 20,
+    unit: "MB",
+    goal: "≤ 80 MB",
+    pass: rssStart <= 80 * 2 ** 20,
+  });
+
+  // Idle CPU.
+  const cpu0 = d.cpuSeconds();
+  await sleep(30_000);
+  const idleCpuPerMin = (d.cpuSeconds() - cpu0) * 2;
+  report({
+    id: "B4",
+    name: "CPU while idle (POLL_INTERVAL 1 s)",
+    value: idleCpuPerMin,
+    unit: "s/min",
+    goal: "—",
+    pass: null,
+  });
+
+  // B3: the burst.
+  let peakRss = 0;
+  let peakBusy = 0;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, d.rss());
+    peakBusy = Math.max(peakBusy, bench.sim.model.liveRunners().filter((r) => r.busy).length);
+  }, 50);
+  const t0 = Date.now();
+  for (let r = 0; r < 100; r++)
+    bench.sim.queueRun({
+      jobs: Array.from({ length: 10 }, (_, i) => ({ name: `b${i}`, labels: nix, durationMs: 100 })),
+    });
+  await until(() => [...bench.sim.model.jobs.values()].every((j) => j.status === "completed"), 300_000, 5);
+  const lastDone = Math.max(...[...bench.sim.model.jobs.values()].map((j) => j.completedAt ?? 0));
+  const makespan = lastDone - t0;
+  const ideal = 20 * 100 + 1000;
+  const creates = eventsNamed(d, "creating container").length;
+  let live = 0;
+  let peakLive = 0;
+  for (const e of d.events) {
+    if (e.msg === "creating container") peakLive = Math.max(peakLive, ++live);
+    else if (e.msg === "container destroyed") live--;
+  }
+  report({
+    id: "B3",
+    name: "burst makespan, 1,000 jobs × 100 ms, MAX_CONCURRENT 50",
+    value: makespan / 1000,
+    unit: "s",
+    goal: `≤ ${((1.15 * ideal) / 1000).toFixed(2)} s (1.15 × ${ideal / 1000} s)`,
+    pass: makespan <= 1.15 * ideal,
+    note: `${(makespan / ideal).toFixed(2)}× ideal`,
+  });
+  report({
+    id: "B3",
+    name: "containers created beyond demand",
+    value: creates - 1000,
+    unit: "",
+    goal: "0",
+    pass: creates === 1000,
+  });
+  report({
+    id: "B3",
+    name: "peak concurrency (containers / busy runners)",
+    value: Math.max(peakLive, peakBusy),
+    unit: "",
+    goal: "≤ 50",
+    pass: peakLive <= 50 && peakBusy <= 50,
+    note: `${peakLive} containers, ${peakBusy} busy runners`,
+  });
+  await until(() => bench.sim.model.liveRunners().length === 0, 30_000);
+  clearInterval(sampler);
+  report({
+    id: "B4",
+    name: "daemon RSS peak during B3",
+    value: peakRss / 2 ** 20,
+    unit: "MB",
+    goal: "≤ 80 MB",
+    pass: peakRss <= 80 * 2 ** 20,
+  });
+
+  // B4 soak: keep jobs flowing until soakJobs have been served; RSS at 2,000 and at the end.
+  let served = 1000;
+  let rssAt2k = 0;
+  const soakStart = Date.now();
+  while (served < soakJobs) {
+    const batch = Math.min(500, soakJobs - served);
+    for (let r = 0; r < batch / 10; r++)
+      bench.sim.queueRun({
+        jobs: Array.from({ length: 10 }, (_, i) => ({ name: `s${i}`, labels: nix, durationMs: 50 })),
+      });
+    await until(() => [...bench.sim.model.jobs.values()].every((j) => j.status === "completed"), 600_000, 20);
+    served += batch;
+    // Completed history is not what we measure: keep the simulator's memory flat.
+    for (const [id, run] of bench.sim.model.runs) {
+      if (run.jobs.every((j) => j.status === "completed")) {
+        for (const j of run.jobs) bench.sim.model.jobs.delete(j.id);
+        bench.sim.model.runs.delete(id);
+      }
+    }
+    if (served >= 2000 && rssAt2k === 0) {
+      await sleep(2000);
+      rssAt2k = d.rss();
+    }
+  }
+  await sleep(2000);
+  const rssEnd = d.rss();
+  const growth = rssAt2k ? ((rssEnd - rssAt2k) / rssAt2k) * 100 : NaN;
+  report({
+    id: "B4",
+    name: `daemon RSS after ${soakJobs.toLocaleString("en")} jobs`,
+    value: rssEnd / 2 ** 20,
+    unit: "MB",
+    goal: "≤ 80 MB",
+    pass: rssEnd <= 80 * 2 ** 20,
+    note: `soak took ${((Date.now() - soakStart) / 1000).toFixed(0)} s`,
+  });
+  report({
+    id: "B4",
+    name: `RSS growth from 2,000 to ${soakJobs.toLocaleString("en")} jobs`,
+    value: growth,
+    unit: "%",
+    goal: "≤ 5 %",
+    pass: growth <= 5,
+    note: `${(rssAt2k / 2 ** 20).toFixed(1)} → ${(rssEnd / 2 ** 20).toFixed(1)} MB`,
+  });
+  await d.stop();
+  await bench.close();
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const onlyArg = args.indexOf("--only");
+  const only =
+    onlyArg >= 0 ? new Set((args[onlyArg + 1] ?? "").split(",")) : new Set(["b1", "b2", "b3", "b4"]);
+  const runnerArg = args.indexOf("--runner");
+  let runner = runnerArg >= 0 ? args[runnerArg + 1]! : await fastRunnerPath();
+  if (!runner) {
+    runner = SIM_RUNNER_PATH;
+    notes.push(
+      "no C compiler: using the Node sim-runner, whose start-up (~50 ms of CPU per job) dominates B3/B4",
+    );
+  }
+  const soak = Number(process.env["BENCH_SOAK_JOBS"] ?? 10_000);
+  process.stdout.write(
+    `runner-controller benchmarks — ${cpus().length} CPUs, Node ${process.version}, runner ${runner}\n\n`,
+  );
+  const started = Date.now();
+  if (only.has("b1")) {
+    await b1(runner, 1, 60);
+    await b1(runner, 10, 60);
+    await b1SlotFreed(runner);
+  }
+  if (only.has("b2")) await b2(runner);
+  if (only.has("b3") || only.has("b4")) await b3b4(runner, soak);
+  const result = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    runner: runner === SIM_RUNNER_PATH ? "sim-runner (node)" : "fast-runner (C)",
+    durationSeconds: Math.round((Date.now() - started) / 1000),
+    figures,
+    notes,
+  };
+  await mkdir(packagePath("bench/results"), { recursive: true });
+  await writeFile(packagePath("bench/results/latest.json"), JSON.stringify(result, null, 2) + "\n");
+  for (const n of notes) process.stdout.write(`note: ${n}\n`);
+  process.stdout.write(
+    `\n${figures.filter((f) => f.pass === false).length} MISS, ${figures.filter((f) => f.pass === true).length} PASS in ${result.durationSeconds} s; written to bench/results/latest.json\n`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);
