@@ -7,7 +7,7 @@ import type { Server } from "node:http";
 import { join } from "node:path";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config.js";
-import { Controller, type ControllerEvent } from "./controller.js";
+import { Controller, type ControllerEvent, type RetryTiming } from "./controller.js";
 import { ConfigError, describeError } from "./errors.js";
 import { GitHubClient } from "./github/client.js";
 import { TokenFile } from "./github/token.js";
@@ -32,6 +32,7 @@ export interface AppOverrides {
   readonly githubRetryBaseMs?: number;
   /** Skip the STATE_DIR lock (tests that run a second app on purpose). */
   readonly noLock?: boolean;
+  readonly retry?: RetryTiming;
 }
 
 export interface App {
@@ -112,6 +113,7 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     clock,
     log,
     ...(overrides.onEvent ? { onEvent: overrides.onEvent } : {}),
+    ...(overrides.retry ? { retry: overrides.retry } : {}),
   });
   const matcher = new LabelMatcher(config.runnerLabels);
   let lock: Lock | null = null;

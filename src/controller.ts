@@ -42,6 +42,15 @@ export interface ControllerDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly onEvent?: (e: ControllerEvent) => void;
+  /** Retry pacing (tests shorten it). */
+  readonly retry?: RetryTiming;
+}
+
+export interface RetryTiming {
+  /** First back-off after a failed create or destroy; doubles up to a minute. Default 1 s. */
+  readonly baseMs?: number;
+  /** First back-off for a runner GitHub still calls busy; doubles up to 10 minutes. Default 15 s. */
+  readonly deregisterBaseMs?: number;
 }
 
 export interface ControllerCounters {
@@ -407,7 +416,7 @@ export class Controller {
     } catch (e) {
       this.counters.createFailed++;
       this.#createFailures++;
-      const delay = backoff(this.#createFailures);
+      const delay = backoff(this.#createFailures, this.#d.retry?.baseMs);
       this.#createBlockedUntil = clock.now() + delay;
       const message = describeError(e);
       this.#log.error("creating container failed", { container: name, error: message, retryInMs: delay });
@@ -463,7 +472,7 @@ export class Controller {
       await backend.destroy(name);
     } catch (e) {
       const attempts = rec.destroyAttempts + 1;
-      const delay = backoff(attempts);
+      const delay = backoff(attempts, this.#d.retry?.baseMs);
       this.#log.error("destroying container failed; will retry", {
         container: name,
         error: describeError(e),
@@ -517,7 +526,7 @@ export class Controller {
 
   #queueDeregistration(runnerName: string, runnerId: number | null, attempts: number): void {
     // GitHub can keep a dead runner "busy" for 10–15 minutes; retry patiently.
-    const delay = backoff(attempts + 1, 15_000, 10 * 60_000);
+    const delay = backoff(attempts + 1, this.#d.retry?.deregisterBaseMs ?? 15_000, 10 * 60_000);
     this.#deregs.set(runnerName, {
       runnerName,
       runnerId,

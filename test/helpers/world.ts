@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildApp, type App } from "../../src/app.js";
+import { buildApp, type App, type AppOverrides } from "../../src/app.js";
 import { loadConfig, type Env } from "../../src/config.js";
 import type { ControllerEvent } from "../../src/controller.js";
 import { createLogger } from "../../src/log.js";
@@ -139,12 +139,22 @@ export interface InProcess {
 }
 
 /** The daemon in this process (fast; for everything but crash tests). */
-export async function startInProcess(world: World, over: Env = {}): Promise<InProcess> {
+export async function startInProcess(
+  world: World,
+  over: Env = {},
+  overrides: AppOverrides = {},
+): Promise<InProcess> {
   const config = loadConfig(world.env(over));
   const events: ControllerEvent[] = [];
   const logs: string[] = [];
   const log = createLogger({ level: "debug", sink: { write: (l) => logs.push(l) } });
-  const app = buildApp(config, { log, onEvent: (e) => events.push(e), githubRetryBaseMs: 20 });
+  const app = buildApp(config, {
+    log,
+    onEvent: (e) => events.push(e),
+    githubRetryBaseMs: 20,
+    retry: { baseMs: 100, deregisterBaseMs: 200 },
+    ...overrides,
+  });
   const url = await app.start();
   let stopped = false;
   return {
