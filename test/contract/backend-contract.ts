@@ -76,7 +76,7 @@ export function describeBackendContract(label: string, makeHarness: () => Promis
       await h.backend.create(spec("j0000003"), new AbortController().signal);
       await h.finish("j0000003");
       await eventually(async () => (await h.backend.list()).get("j0000003") === "stopped");
-      await eventually(async () => stopped.includes("j0000003"));
+      await eventually(() => Promise.resolve(stopped.includes("j0000003")));
     });
 
     it("destroy removes the container; destroying again, or something that never existed, is fine", async () => {

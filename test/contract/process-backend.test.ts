@@ -24,7 +24,14 @@ describeBackendContract("process", async () => {
   const root = join(dir, "containers");
   const backends: ProcessBackend[] = [];
   const make = (cmd: string): ProcessBackend => {
-    const b = new ProcessBackend({ root, command: cmd, log: silentLogger, clock: systemClock, killGraceMs: 2000, watchIntervalMs: 50 });
+    const b = new ProcessBackend({
+      root,
+      command: cmd,
+      log: silentLogger,
+      clock: systemClock,
+      killGraceMs: 2000,
+      watchIntervalMs: 50,
+    });
     backends.push(b);
     return b;
   };
@@ -44,7 +51,15 @@ describeBackendContract("process", async () => {
       await mkdir(join(root, name), { recursive: true });
     },
     cleanup: async () => {
-      for (const name of ["j0000001", "j0000002", "j0000003", "j0000004", "j0000005", "j0000006", "j0000008"]) {
+      for (const name of [
+        "j0000001",
+        "j0000002",
+        "j0000003",
+        "j0000004",
+        "j0000005",
+        "j0000006",
+        "j0000008",
+      ]) {
         await backend.destroy(name).catch(() => {});
       }
       for (const b of backends) await b.close();
