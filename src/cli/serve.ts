@@ -3,7 +3,7 @@ import type { Config } from "../config.js";
 import { describeError } from "../errors.js";
 import { TokenFile } from "../github/token.js";
 import { createLogger } from "../log.js";
-import { checkRunnerCommand } from "./checks.js";
+import { checkNixosContainer, checkRunnerCommand } from "./checks.js";
 
 /** `runner-controller serve`: run the daemon until SIGTERM/SIGINT. Resolves with the exit code. */
 export async function serve(config: Config): Promise<number> {
@@ -11,6 +11,7 @@ export async function serve(config: Config): Promise<number> {
   // Everything that can be checked before starting is checked: nothing starts on bad input.
   new TokenFile(config.tokenFile, log).get();
   checkRunnerCommand(config);
+  checkNixosContainer(config, process.env["PATH"] ?? "");
   const app = buildApp(config, { log });
   await app.start();
   return new Promise<number>((resolve) => {
