@@ -164,6 +164,27 @@ describe("create", () => {
     expect(JSON.parse(await readFile(file, "utf8"))).toEqual({ kind: "jit", jitconfig: JIT });
   });
 
+  it("keeps the guest's /var and /var/lib traversable under the module's umask 0077", async () => {
+    const before = process.umask(0o077);
+    try {
+      await backend({ extraNspawnFlags: ["--link-journal=no"] }).create(
+        spec("j0000109"),
+        new AbortController().signal,
+      );
+    } finally {
+      process.umask(before);
+    }
+    const root = join(host.paths.stateDir, "j0000109");
+    const mode = async (p: string): Promise<number> => (await stat(p)).mode & 0o777;
+    expect(await mode(root)).toBe(0o755);
+    expect(await mode(join(root, "var"))).toBe(0o755);
+    expect(await mode(join(root, "var/lib"))).toBe(0o755);
+    expect(await mode(join(root, "var/lib/runner-secret"))).toBe(0o700);
+    expect(await mode(join(root, GUEST_SECRET_PATH))).toBe(0o600);
+    expect(await mode(nspawnPath(host.paths, "j0000109"))).toBe(0o644);
+    expect(await mode(join(host.paths.confDir, "j0000109.conf"))).toBe(0o644);
+  });
+
   it("writes what config.sh needs in registration-token mode", async () => {
     const secret: RunnerSecret = {
       kind: "token",

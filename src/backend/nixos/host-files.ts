@@ -142,18 +142,26 @@ async function realDir(path: string): Promise<boolean> {
   }
 }
 
+/** A real directory, made with `mode` (whatever the umask) when it does not exist yet. */
+async function ensureDir(path: string, mode: number): Promise<void> {
+  if (await realDir(path)) return;
+  await mkdir(path, { mode });
+  await chmod(path, mode);
+}
+
 /**
  * Write the runner's secret into the container root at GUEST_SECRET_PATH: directories 0700,
  * the file 0600, owned by the daemon (root), created exclusively without following symlinks.
  */
 export async function writeGuestSecret(root: string, content: string): Promise<string> {
-  if (!(await realDir(root))) await mkdir(root, { mode: 0o755 });
+  // Modes are set explicitly: the daemon may run with a strict umask (the NixOS module uses
+  // 0077), and a guest /var or /var/lib of 0700 would lock the runner user out.
+  await ensureDir(root, 0o755);
   let dir = root;
   for (const part of GUEST_SECRET_DIR) {
     dir = join(dir, part);
-    if (!(await realDir(dir))) await mkdir(dir, { mode: part === "runner-secret" ? 0o700 : 0o755 });
+    await ensureDir(dir, part === "runner-secret" ? 0o700 : 0o755);
   }
-  await chmod(dir, 0o700);
   const file = join(dir, GUEST_SECRET_FILE);
   await rm(file, { force: true });
   const fh = await open(
@@ -205,6 +213,7 @@ export async function setExtraNspawnFlags(conf: string, flags: readonly string[]
   kept.push(`EXTRA_NSPAWN_FLAGS="${flags.join(" ")}"`);
   const tmp = `${conf}.rc-tmp`;
   await writeFile(tmp, kept.join("\n") + "\n", { mode: 0o644 });
+  await chmod(tmp, 0o644);
   await rename(tmp, conf);
 }
 
@@ -224,6 +233,7 @@ export async function writeNspawnFile(path: string, content: string): Promise<vo
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
   const tmp = `${path}.rc-tmp`;
   await writeFile(tmp, content, { mode: 0o644 });
+  await chmod(tmp, 0o644);
   await rename(tmp, path);
 }
 
