@@ -139,7 +139,8 @@ in
       # (Below mkDefault: nixos-container's generated config sets it with mkDefault.)
       networking.hostName = lib.mkOverride 1200 "";
       networking.useDHCP = false;
-      networking.useHostResolvConf = false;
+      # The container profile defaults to copying the host's resolv.conf.
+      networking.useHostResolvConf = lib.mkForce false;
       networking.nameservers = cfg.nameservers;
       # The container is reachable only from its host over its own veth, and lives for one job.
       networking.firewall.enable = lib.mkDefault false;

@@ -72,9 +72,14 @@ let
         meta.mainProgram = name;
       }
       ''
-        makeWrapper ${cfg.package}/bin/${name} $out/bin/${name} \
-          --prefix PATH : ${lib.makeBinPath toolPath} \
-          ${lib.concatStringsSep " " (lib.mapAttrsToList (k: v: "--set ${k} ${lib.escapeShellArg v}") environment)}
+        mkdir -p $out/bin
+        if [ -x ${cfg.package}/bin/${name} ]; then
+          makeWrapper ${cfg.package}/bin/${name} $out/bin/${name} \
+            --prefix PATH : ${lib.makeBinPath toolPath} \
+            ${lib.concatStringsSep " " (lib.mapAttrsToList (k: v: "--set ${k} ${lib.escapeShellArg v}") environment)}
+        else
+          echo "warning: ${cfg.package.name} has no bin/${name}; the command is not installed" >&2
+        fi
       '';
   helpers = map helper [
     "runner-status"

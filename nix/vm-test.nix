@@ -49,6 +49,10 @@ in
       nix.settings.substituters = lib.mkForce [ ];
 
       networking.firewall.allowedTCPPorts = [ simPort ];
+      environment.systemPackages = [
+        pkgs.curl
+        pkgs.jq
+      ];
 
       # A test token for the simulator. A real host keeps its token out of the Nix store.
       environment.etc."runner-controller/token".text = "sim-token";
