@@ -3,7 +3,7 @@
  * fake nixos-container, systemctl and ip first on PATH, and helpers to script and inspect it.
  * The fakes themselves are test/fakes/fake-host.mjs (its header describes the world's layout).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,6 +37,22 @@ export interface ToolResult {
   readonly stderr: string;
 }
 
+/** A fake tool running in the background, in its own process group. */
+export interface BackgroundTool {
+  readonly done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+  /** SIGKILL the whole group (the tool and anything it started), as a crash would. */
+  kill(): void;
+}
+
+/** Wait until `check` holds; fails after `ms`. */
+export async function until(check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export interface FakeHost {
   readonly root: string;
   /** Environment for helper commands (what the backend passes as commandEnv). */
@@ -56,6 +72,8 @@ export interface FakeHost {
   powerOff(name: string): Promise<void>;
   /** Run one of the fake tools directly. */
   tool(name: "nixos-container" | "systemctl" | "ip", args: string[]): ToolResult;
+  /** Start one of the fake tools in the background. */
+  background(name: "nixos-container" | "systemctl", args: string[]): BackgroundTool;
   cleanup(): Promise<void>;
 }
 
@@ -114,6 +132,28 @@ export async function makeFakeHost(): Promise<FakeHost> {
       const r = spawnSync(join(FAKE_BIN, name), args, { env, encoding: "utf8" });
       return { code: r.status, stdout: r.stdout, stderr: r.stderr };
     },
-    cleanup: () => rm(root, { recursive: true, force: true }),
+    background: (name, args) => {
+      const child = spawn(join(FAKE_BIN, name), args, {
+        env,
+        detached: true,
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
+        (resolve) => child.on("close", (code, signal) => resolve({ code, signal, stderr })),
+      );
+      return {
+        done,
+        kill: () => {
+          try {
+            process.kill(-child.pid!, "SIGKILL");
+          } catch {
+            /* already gone */
+          }
+        },
+      };
+    },
+    cleanup: () => rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }),
   };
 }

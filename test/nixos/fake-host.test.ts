@@ -2,11 +2,10 @@
  * The fake host must behave like the real tools in every way the backend relies on
  * (shared/research/nixos.md §1–§3 and nixos-container.pl), or the backend tests prove nothing.
  */
-import { spawn } from "node:child_process";
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FAKE_BIN, makeFakeHost, type FakeHost } from "../fakes/fake-host.js";
+import { makeFakeHost, until, type FakeHost } from "../fakes/fake-host.js";
 
 let host: FakeHost;
 beforeEach(async () => {
@@ -96,45 +95,47 @@ describe("fake nixos-container", () => {
 
   it("start blocks until the guest has booted, showing activating (= status down) meanwhile", async () => {
     expect(nc("create", "j0000005", "--system-path", host.systemPath).code).toBe(0);
-    await host.setBehaviour({ startDelayMs: 1200 });
-    const began = Date.now();
-    const child = spawn(join(FAKE_BIN, "nixos-container"), ["start", "j0000005"], { env: host.env });
-    const done = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
-    await new Promise((r) => setTimeout(r, 600));
-    expect(await host.unitState("j0000005")).toBe("activating");
-    expect(nc("status", "j0000005").stdout).toBe("down\n");
-    expect(await done).toBe(0);
-    expect(Date.now() - began).toBeGreaterThanOrEqual(1200);
-    expect(await host.unitState("j0000005")).toBe("active");
+    await host.setBehaviour({ startDelayMs: 2000 });
+    const start = host.background("nixos-container", ["start", "j0000005"]);
+    try {
+      await until(async () => (await host.unitState("j0000005")) === "activating");
+      const began = Date.now();
+      expect(nc("status", "j0000005").stdout).toBe("down\n");
+      expect((await start.done).code).toBe(0);
+      // The boot began before we saw it, so a little less than the delay may remain.
+      expect(Date.now() - began).toBeGreaterThanOrEqual(500);
+      expect(await host.unitState("j0000005")).toBe("active");
+    } finally {
+      start.kill();
+    }
   });
 
   it("a stop during start cancels the start job, which then fails", async () => {
     expect(nc("create", "j0000006", "--system-path", host.systemPath).code).toBe(0);
     await host.setBehaviour({ hang: ["systemctl start"] });
-    const child = spawn(join(FAKE_BIN, "nixos-container"), ["start", "j0000006"], { env: host.env });
-    let stderr = "";
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const done = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
-    const end = Date.now() + 5000;
-    while ((await host.unitState("j0000006")) !== "activating" && Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 20));
+    const start = host.background("nixos-container", ["start", "j0000006"]);
+    try {
+      await until(async () => (await host.unitState("j0000006")) === "activating");
+      expect(sc("stop", "container@j0000006.service").code).toBe(0);
+      const r = await start.done;
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/Job for container@j0000006.service canceled\.\n.*failed to start container/s);
+    } finally {
+      start.kill();
     }
-    expect(sc("stop", "container@j0000006.service").code).toBe(0);
-    expect(await done).not.toBe(0);
-    expect(stderr).toMatch(/Job for container@j0000006.service canceled\.\n.*failed to start container/s);
   });
 
   it("destroy of a starting container is flagged as the hazard it is", async () => {
     expect(nc("create", "j0000007", "--system-path", host.systemPath).code).toBe(0);
     await host.setBehaviour({ hang: ["systemctl start"] });
-    const child = spawn(join(FAKE_BIN, "nixos-container"), ["start", "j0000007"], { env: host.env });
-    const end = Date.now() + 5000;
-    while ((await host.unitState("j0000007")) !== "activating" && Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 20));
+    const start = host.background("nixos-container", ["start", "j0000007"]);
+    try {
+      await until(async () => (await host.unitState("j0000007")) === "activating");
+      expect(nc("destroy", "j0000007").code).toBe(0);
+      expect((await host.hazards()).join("\n")).toMatch(/destroy of j0000007 while its unit is activating/);
+    } finally {
+      start.kill();
     }
-    expect(nc("destroy", "j0000007").code).toBe(0);
-    child.kill("SIGKILL");
-    expect((await host.hazards()).join("\n")).toMatch(/destroy of j0000007 while its unit is activating/);
   });
 
   it("destroy removes conf, root and profile; a declarative conf is refused", async () => {
@@ -156,20 +157,21 @@ describe("fake nixos-container", () => {
 
   it("hangs when told to, until killed", async () => {
     await host.setBehaviour({ hang: ["nixos-container create"] });
-    const child = spawn(
-      join(FAKE_BIN, "nixos-container"),
-      ["create", "j0000009", "--system-path", host.systemPath],
-      {
-        env: host.env,
-      },
-    );
-    const exited = new Promise<NodeJS.Signals | null>((r) => child.on("exit", (_c, s) => r(s)));
-    await new Promise((r) => setTimeout(r, 800));
-    expect(child.exitCode).toBeNull();
-    child.kill("SIGTERM");
-    expect(await exited).toBe("SIGTERM");
-    // It got as far as writing the conf, as a real create interrupted during the build would.
-    expect(await readdir(host.paths.confDir)).toEqual(["j0000009.conf"]);
+    const create = host.background("nixos-container", [
+      "create",
+      "j0000009",
+      "--system-path",
+      host.systemPath,
+    ]);
+    try {
+      // It gets as far as writing the conf, as a real create interrupted during the build would.
+      await until(async () => (await readdir(host.paths.confDir).catch(() => [])).length > 0);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await readdir(host.paths.confDir)).toEqual(["j0000009.conf"]);
+    } finally {
+      create.kill();
+    }
+    expect((await create.done).signal).toBe("SIGKILL");
   });
 
   it("records every call with its argv", async () => {
