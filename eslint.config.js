@@ -36,4 +36,13 @@ export default tseslint.config(
       "@typescript-eslint/unbound-method": "off",
     },
   },
+  {
+    // The fake host tools are plain Node scripts run outside the TypeScript project.
+    files: ["test/fakes/**/*.mjs"],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: "readonly" },
+    },
+  },
 );

@@ -13,6 +13,7 @@ import { GitHubClient } from "./github/client.js";
 import { TokenFile } from "./github/token.js";
 import { closeServer, createHttpServer, listen, type HealthReport } from "./http/server.js";
 import { createLogger, type Logger } from "./log.js";
+import { NixosContainerBackend } from "./backend/nixos-container.js";
 import { ProcessBackend } from "./backend/process.js";
 import { LabelMatcher } from "./domain/labels.js";
 import { subnet } from "./domain/subnets.js";
@@ -77,11 +78,20 @@ export function buildBackend(config: Config, log: Logger, clock: Clock): Backend
         log,
         clock,
       });
-    case "nixos-container":
-      throw new ConfigError(
-        "BACKEND=nixos-container is not available in this build",
-        "use BACKEND=process with RUNNER_COMMAND, or a build with the NixOS backend",
-      );
+    case "nixos-container": {
+      const c = config.container;
+      return new NixosContainerBackend({
+        log,
+        clock,
+        source:
+          c.system !== undefined
+            ? { kind: "system", path: c.system }
+            : { kind: "template", path: c.template },
+        limits: { cpuQuota: c.cpuQuota, memoryMax: c.memoryMax, tasksMax: c.tasksMax },
+        extraNspawnFlags: c.extraNspawnFlags,
+        startTimeoutMs: c.startTimeoutMs,
+      });
+    }
   }
 }
 

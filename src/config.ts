@@ -7,6 +7,24 @@ import { redactor } from "./util/redact.js";
 export type BackendKind = "nixos-container" | "process";
 export type RegistrationMode = "jit" | "token";
 
+/** Settings of the nixos-container backend (read whatever the backend, validated the same way). */
+export interface ContainerConfig {
+  /** CONTAINER_SYSTEM: store path of a prebuilt container system (`create --system-path`), or undefined. */
+  readonly system: string | undefined;
+  /** CONTAINER_TEMPLATE: NixOS module evaluated per container (`create --config-file`) when no system is given. */
+  readonly template: string;
+  /** systemd CPUQuota= for each container@NAME.service, e.g. "400%"; null = no limit. */
+  readonly cpuQuota: string | null;
+  /** systemd MemoryMax= (swap is always off), e.g. "8G"; null = no limit. */
+  readonly memoryMax: string | null;
+  /** systemd TasksMax=, e.g. "8192"; null = no limit. */
+  readonly tasksMax: string | null;
+  /** How long a container may take to boot (the module sets container@'s TimeoutStartSec to match). */
+  readonly startTimeoutMs: number;
+  /** Extra systemd-nspawn flags for every job container (EXTRA_NSPAWN_FLAGS in its .conf). */
+  readonly extraNspawnFlags: readonly string[];
+}
+
 /** The daemon's whole configuration, parsed once and frozen. Durations are in milliseconds. */
 export interface Config {
   readonly repo: { readonly owner: string; readonly name: string; readonly fullName: string };
@@ -26,6 +44,7 @@ export interface Config {
   readonly runnerCommand: string | undefined;
   readonly runnerNamePrefix: string;
   readonly registration: RegistrationMode;
+  readonly container: ContainerConfig;
   readonly createConcurrency: number;
   readonly githubRequestTimeoutMs: number;
   readonly githubWriteIntervalMs: number;
@@ -160,6 +179,99 @@ function parsePath(name: string, raw: string): string {
 }
 
 /**
+ * A path that nixos-container splices into Nix code (`imports = [ PATH ];`) or hands to nix-env:
+ * absolute, plain characters only, no `..`.
+ */
+const NIX_PATH_RE = /^\/[A-Za-z0-9._+/-]*$/;
+
+function parseNixPath(name: string, raw: string, fix: string): string {
+  const s = raw.trim();
+  if (!NIX_PATH_RE.test(s) || s.split("/").includes("..")) {
+    throw bad(name, raw, "is not a plain absolute path (letters, digits and . _ + - / only)", fix);
+  }
+  return s.length > 1 ? s.replace(/\/+$/, "") : s;
+}
+
+/** A systemd resource value, or "none" for no limit. */
+function parseLimit(name: string, raw: string, re: RegExp, example: string, dflt: string): string | null {
+  const s = raw.trim();
+  if (s === "none") return null;
+  if (!re.test(s)) {
+    throw bad(
+      name,
+      raw,
+      "is not a value this limit accepts",
+      `use e.g. ${example} (default ${dflt}), or none for no limit`,
+    );
+  }
+  return s;
+}
+
+const NSPAWN_FLAG_RE = /^--[a-z][a-z0-9-]*(?:=[A-Za-z0-9_@%+=:,./-]*)?$/;
+
+function parseNspawnFlags(raw: string): readonly string[] {
+  const flags = raw.split(/\s+/).filter((f) => f !== "");
+  for (const f of flags) {
+    if (!NSPAWN_FLAG_RE.test(f)) {
+      throw bad(
+        "EXTRA_NSPAWN_FLAGS",
+        raw,
+        `has ${showValue(f)}, which cannot be passed through: the container unit splits the list on whitespace and takes no quoting`,
+        "give long options as --name or --name=value, separated by spaces, with no quotes, spaces or $ inside a value",
+      );
+    }
+  }
+  return Object.freeze(flags);
+}
+
+function parseContainer(get: (name: string) => string | undefined): ContainerConfig {
+  const systemRaw = get("CONTAINER_SYSTEM");
+  const system =
+    systemRaw === undefined
+      ? undefined
+      : parseNixPath(
+          "CONTAINER_SYSTEM",
+          systemRaw,
+          "set it to the store path of a NixOS system built as a container (the NixOS module does this), or unset it to use CONTAINER_TEMPLATE",
+        );
+  const template = parseNixPath(
+    "CONTAINER_TEMPLATE",
+    get("CONTAINER_TEMPLATE") ?? "/etc/nixos/ci-container-template.nix",
+    "give the absolute path of the container's NixOS module, e.g. /etc/nixos/ci-container-template.nix",
+  );
+  const cpuQuota = parseLimit(
+    "CONTAINER_CPU_QUOTA",
+    get("CONTAINER_CPU_QUOTA") ?? "400%",
+    /^[1-9][0-9]{0,5}%$/,
+    "200% (two CPUs)",
+    "400%",
+  );
+  const memoryMax = parseLimit(
+    "CONTAINER_MEMORY_MAX",
+    get("CONTAINER_MEMORY_MAX") ?? "8G",
+    /^(?:[1-9][0-9]{0,15}[KMGT]?|[1-9][0-9]?%|100%)$/,
+    "8G, 512M or 25%",
+    "8G",
+  );
+  const tasksMax = parseLimit(
+    "CONTAINER_TASKS_MAX",
+    get("CONTAINER_TASKS_MAX") ?? "8192",
+    /^[1-9][0-9]{0,6}$/,
+    "8192",
+    "8192",
+  );
+  const startTimeoutMs = parseSeconds(
+    "CONTAINER_START_TIMEOUT",
+    get("CONTAINER_START_TIMEOUT") ?? "300",
+    1,
+    3600,
+    "300",
+  );
+  const extraNspawnFlags = parseNspawnFlags(get("EXTRA_NSPAWN_FLAGS") ?? "");
+  return Object.freeze({ system, template, cpuQuota, memoryMax, tasksMax, startTimeoutMs, extraNspawnFlags });
+}
+
+/**
  * Parse the environment into a frozen Config. Throws ConfigError (one line naming the variable,
  * its problem and the fix) on the first bad value.
  */
@@ -255,6 +367,7 @@ export function loadConfig(env: Env): Config {
     "jit",
     "token",
   ]);
+  const container = parseContainer(get);
   const createConcurrency = parseInteger("CREATE_CONCURRENCY", get("CREATE_CONCURRENCY") ?? "8", 1, 100, "8");
   const githubRequestTimeoutMs = parseSeconds(
     "GITHUB_REQUEST_TIMEOUT",
@@ -300,6 +413,7 @@ export function loadConfig(env: Env): Config {
     runnerCommand,
     runnerNamePrefix,
     registration,
+    container,
     createConcurrency,
     githubRequestTimeoutMs,
     githubWriteIntervalMs,

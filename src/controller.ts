@@ -237,10 +237,12 @@ export class Controller {
     });
 
     // Bookkeeping first: phase changes, matches, new `creating`/`destroying` intents.
+    let changed = false;
     for (const r of result.records) {
       const before = this.#records.get(r.name);
-      if (inFlight.has(r.name)) continue;
-      if (before && before !== r) {
+      if (inFlight.has(r.name) || before === r) continue;
+      changed = true;
+      if (before) {
         assertTransition(r.name, before.phase, r.phase);
         if (before.phase !== "busy" && r.phase === "busy") {
           this.#log.info("runner took a job", { container: r.name, job: r.jobId ?? undefined });
@@ -266,7 +268,7 @@ export class Controller {
       this.#inFlight.set(key, gate);
     }
     const planned = clock.now();
-    if (result.effects.length > 0 || result.records.some((r) => !inFlight.has(r.name))) await this.#persist();
+    if (changed) await this.#persist();
     this.#log.debug("round", {
       observeMs: now - observeStart,
       planMs: planned - now,

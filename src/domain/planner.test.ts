@@ -111,6 +111,34 @@ describe("planner: creating containers", () => {
     expect(kinds(p.effects)).toEqual(["create:j0000002"]);
   });
 
+  it("counts a container whose create is under way as capacity even when its own job was taken", () => {
+    // j0000001's create is still running; job 1 went to j0000003's runner. j0000001 will take
+    // whatever GitHub hands it, so job 2 needs no new container.
+    const records = [
+      rec("j0000001", { phase: "creating", jobId: 1 }),
+      rec("j0000003", { phase: "busy", jobId: 1, subnet: 101, runnerId: 3, busySince: 50 }),
+    ];
+    const p = plan(
+      input({
+        records,
+        inFlight: new Set(["j0000001"]),
+        jobs: [job(1, { status: "in_progress", runnerName: "host-j0000003" }), job(2)],
+        runners: [{ id: 3, name: "host-j0000003", online: true, busy: true, labels: [] }],
+      }),
+    );
+    expect(p.effects.filter((e) => e.kind === "create")).toEqual([]);
+    // A second queued job does get one.
+    const q = plan(
+      input({
+        records,
+        inFlight: new Set(["j0000001"]),
+        jobs: [job(1, { status: "in_progress", runnerName: "host-j0000003" }), job(2), job(4)],
+        runners: [{ id: 3, name: "host-j0000003", online: true, busy: true, labels: [] }],
+      }),
+    );
+    expect(kinds(q.effects)).toEqual(["create:j0000004"]);
+  });
+
   it("counts containers being destroyed against the limit", () => {
     const records = [
       rec("j0000001", { phase: "destroying", destroyReason: "finished", retryAt: 1e9 }),
@@ -552,8 +580,18 @@ describe("planner over time (model-based)", () => {
           let records: ContainerRecord[] = [];
           const procs = new Map<string, { online: boolean; job: WJob | null; done: boolean }>();
           let created = 0;
+          const creating = new Map<string, number>();
           for (let t = 0; t < 200; t++) {
             for (const j of jobs) if (j.status === "pending" && j.at <= t) j.status = "queued";
+            for (const [name, left] of creating) {
+              if (left > 0) {
+                creating.set(name, left - 1);
+                continue;
+              }
+              creating.delete(name);
+              procs.set(name, { online: false, job: null, done: false });
+              records = records.map((r) => (r.name === name ? { ...r, phase: "starting" } : r));
+            }
             // Runners come online; idle online runners take any queued job they can (GitHub's broker).
             for (const [name, p] of procs) {
               if (p.done) continue;
@@ -606,7 +644,7 @@ describe("planner over time (model-based)", () => {
               deregistrations: [],
               github: view,
               backend,
-              inFlight: new Set(),
+              inFlight: new Set(creating.keys()),
               recentlyFinished: new Map(),
               githubFresh: true,
               recentlyRemoved: new Map(),
@@ -614,12 +652,11 @@ describe("planner over time (model-based)", () => {
             });
             records = result.records;
             expect(records.length).toBeLessThanOrEqual(max);
-            // Apply effects at once: creates start a process, destroys remove the record.
+            // Creates take a few steps (the record stays `creating`, in flight); destroys are immediate.
             for (const e of result.effects) {
               if (e.kind === "create") {
                 created++;
-                procs.set(e.name, { online: false, job: null, done: false });
-                records = records.map((r) => (r.name === e.name ? { ...r, phase: "starting" } : r));
+                creating.set(e.name, Math.floor(rnd() * 4));
               } else if (e.kind === "destroy" || e.kind === "reap") {
                 records = records.filter((r) => r.name !== e.name);
                 procs.delete(e.name);

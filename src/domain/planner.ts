@@ -213,9 +213,18 @@ export function plan(input: PlanInput): Plan {
     const pending = [...records.values()]
       .filter((r) => isLive(r) && r.phase !== "busy")
       .sort((a, b) => a.createdAt - b.createdAt || a.name.localeCompare(b.name));
-    // Containers with an action under way cannot be re-matched now, but keep their claim.
-    for (const r of pending) {
-      if (!idle(r) && r.jobId !== null && queuedIds.has(r.jobId)) claimed.add(r.jobId);
+    // Containers with an action under way cannot be re-matched now, but they are capacity all
+    // the same: each keeps its job if that is still queued, or stands in for the oldest queued
+    // job nobody has (its runner will take whatever GitHub hands it).
+    const busyElsewhere = pending.filter((r) => !idle(r));
+    const standing: ContainerRecord[] = [];
+    for (const r of busyElsewhere) {
+      if (r.jobId !== null && queuedIds.has(r.jobId) && !claimed.has(r.jobId)) claimed.add(r.jobId);
+      else standing.push(r);
+    }
+    for (const _ of standing) {
+      const stand = queued.find((j) => !claimed.has(j.id));
+      if (stand) claimed.add(stand.id);
     }
     const unmatched: ContainerRecord[] = [];
     for (const r of pending) {

@@ -19,7 +19,14 @@ beforeEach(async () => {
 
 afterEach(async (ctx) => {
   if (ctx.task.result?.state === "fail" && daemon) {
-    process.stderr.write(`--- daemon log (last 40 lines) ---\n${daemon.logs.slice(-40).join("")}\n`);
+    const interesting = daemon.logs.filter((l) => !/ round /.test(l));
+    process.stderr.write(`--- daemon log (last 40 lines) ---\n${interesting.slice(-40).join("")}\n`);
+    process.stderr.write(
+      `--- containers ---\n${JSON.stringify(daemon.app.controller.containers(), null, 1)}\n`,
+    );
+    process.stderr.write(
+      `--- sim runners ---\n${JSON.stringify(world.sim.model.liveRunners().map((r) => ({ name: r.name, busy: r.busy, online: world.sim.model.isOnline(r) })))}\n`,
+    );
   }
   await daemon?.stop();
   daemon = undefined;
