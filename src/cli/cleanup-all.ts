@@ -12,6 +12,7 @@
  * cleanup failed, or the confirmation was declined · 2 usage or configuration, or no --yes
  * without a terminal to ask on.
  */
+import { unlink } from "node:fs/promises";
 import { buildApp } from "../app.js";
 import type { Config } from "../config.js";
 import type { CleanupReport } from "../controller.js";
@@ -75,6 +76,8 @@ export async function cleanupAll(
     throw e;
   }
   try {
+    // A socket file nobody listens on is a leftover of a daemon that died; only a lock holder serves it.
+    await unlink(socket).catch(() => {});
     new TokenFile(config.tokenFile).get(); // readable before anything is destroyed
     const app = buildApp(config, { log, noLock: true });
     await app.controller.load();

@@ -119,6 +119,12 @@ export async function status(s: StatusSettings, opts: StatusOptions, io: Io, log
     for (const c of state?.containers ?? [])
       if (c.phase !== "destroying") containerOf.set(c.runner_name, c.name);
   const github = await githubSide(s, containerOf, log);
+  const daemonPrefix = daemon.reachable ? daemon.status["runner_name_prefix"] : undefined;
+  if (github.configured && typeof daemonPrefix === "string" && daemonPrefix !== github.prefix) {
+    io.err(
+      `note: the daemon names its runners ${daemonPrefix}-j…, but this command looks for ${github.prefix}-j… — run it with the daemon's RUNNER_NAME_PREFIX`,
+    );
+  }
 
   const healthy = daemon.reachable && daemon.status["healthy"] !== false;
   const code = !daemon.reachable

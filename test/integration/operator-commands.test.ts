@@ -282,12 +282,16 @@ describe("cleanup-all-containers", () => {
     await busyRunner(world.sim, "other-j0000042");
     offlineRunner(world.sim, "other-j0000043");
     offlineRunner(world.sim, "test-j0000099");
+    // What a daemon killed with -9 leaves behind: a socket file nobody listens on.
+    const socket = join(world.stateDir, "control.sock");
+    await writeFile(socket, "");
 
     const r = await runCli(BIN.cleanupAll, ["--yes"], await cliEnv(null));
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(
-      /^no daemon answers on .*control\.sock \(no control socket\): cleaning up directly$/m,
+      /^no daemon answers on .*control\.sock \(nobody listens on the control socket\): cleaning up directly$/m,
     );
+    expect(existsSync(socket)).toBe(false);
     for (const n of names) {
       expect(r.stdout).toMatch(new RegExp(`^destroyed +container ${n}$`, "m"));
       expect(r.stdout).toMatch(new RegExp(`^deregistered runner test-${n}$`, "m"));
