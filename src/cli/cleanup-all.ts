@@ -44,13 +44,13 @@ export async function cleanupAll(
   if (!opts.yes) {
     if (!opts.interactive) {
       io.err(
-        "cleanup-all: refusing to run without --yes: standard input is not a terminal, so I cannot ask for confirmation. Pass --yes to destroy every container.",
+        `${io.program}: refusing to run without --yes: standard input is not a terminal, so I cannot ask for confirmation. Pass --yes to destroy every container.`,
       );
       return 2;
     }
     const answer = (await opts.ask(CONFIRM_QUESTION)).trim().toLowerCase();
     if (answer !== "yes" && answer !== "y") {
-      io.err("cleanup-all: not confirmed; nothing was done");
+      io.err(`${io.program}: not confirmed; nothing was done`);
       return 1;
     }
   }
@@ -69,7 +69,7 @@ export async function cleanupAll(
   } catch (e) {
     if (isControllerError(e) && e.code === "RC_STATE_LOCKED") {
       io.err(
-        `cleanup-all: ${e.message}, but it does not answer on ${socket}; nothing was done — stop it (systemctl stop runner-controller) and run cleanup-all again`,
+        `${io.program}: ${e.message}, but it does not answer on ${socket}; nothing was done — stop it (systemctl stop runner-controller) and run cleanup-all again`,
       );
       return 1;
     }

@@ -89,12 +89,14 @@ export async function cleanupRunners(
   try {
     all = await github.listRunners();
   } catch (e) {
-    io.err(`cannot list the runners of ${config.repo.fullName}: ${describeError(e)}; nothing was removed`);
+    io.err(
+      `${io.program}: cannot list the runners of ${config.repo.fullName}: ${describeError(e)}; nothing was removed`,
+    );
     return 1;
   }
   const live = await liveContainers(config, log);
   if ("error" in live) {
-    io.err(live.error);
+    io.err(`${io.program}: ${live.error}`);
     return 1;
   }
   const verb = opts.dryRun ? "would remove" : "removed";

@@ -4,7 +4,6 @@
  * Exit codes: 0 success · 1 runtime failure · 2 bad usage or configuration.
  */
 import { readFileSync } from "node:fs";
-import { basename } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { loadConfig, loadStatusSettings, parseRepo } from "../config.js";
@@ -179,7 +178,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** The name it was started as: runner-controller, or runner-status & co. (see bin/). */
-const program = basename(process.argv[1] ?? "runner-controller").replace(/\.js$/, "");
+const program = processIo.program;
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
