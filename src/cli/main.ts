@@ -39,7 +39,8 @@ Operator commands (each also installed under its own name; --help for details):
   runner-controller help | --help      this text
   runner-controller --version
 
-Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration.
+Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration
+            (status: 3 when the daemon is not reachable).
 `;
 
 function version(): string {
@@ -59,7 +60,10 @@ function flag(args: string[], name: string, dflt: string): string {
   return v;
 }
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  /** Print the general usage after the message (not for the operator commands' own options). */
+  showUsage = true;
+}
 
 /** The operator commands' options; --env-file on all of them. */
 function operatorArgs(
@@ -76,7 +80,9 @@ function operatorArgs(
   try {
     values = parseArgs({ args, options, allowPositionals: false, strict: true }).values;
   } catch (e) {
-    throw new UsageError(`${(e as Error).message.split("\n")[0]}\n\n${OPERATOR_HELP[cmd]}`, { cause: e });
+    const err = new UsageError(`${(e as Error).message.split("\n")[0]}; see --help`, { cause: e });
+    err.showUsage = false;
+    throw err;
   }
   const envFile = values["env-file"];
   return {
@@ -184,8 +190,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     if (e instanceof UsageError) {
-      const operatorHelp = Object.values(OPERATOR_HELP).some((h) => e.message.endsWith(h));
-      process.stderr.write(`${program}: ${e.message}\n${operatorHelp ? "" : `\n${USAGE}`}`);
+      process.stderr.write(`${program}: ${e.message}\n${e.showUsage ? `\n${USAGE}` : ""}`);
       process.exit(2);
     }
     const config =
