@@ -12,6 +12,7 @@ import { ConfigError, describeError } from "./errors.js";
 import { GitHubClient } from "./github/client.js";
 import { TokenFile } from "./github/token.js";
 import { closeServer, createHttpServer, listen, type HealthReport } from "./http/server.js";
+import { controlSocketPath, createControlServer, listenControl } from "./http/control.js";
 import { createLogger, type Logger } from "./log.js";
 import { NixosContainerBackend } from "./backend/nixos-container.js";
 import { ProcessBackend } from "./backend/process.js";
@@ -31,7 +32,7 @@ export interface AppOverrides {
   readonly onEvent?: (e: ControllerEvent) => void;
   /** Retry back-off multiplier for the GitHub client (tests). */
   readonly githubRetryBaseMs?: number;
-  /** Skip the STATE_DIR lock (tests that run a second app on purpose). */
+  /** Skip the STATE_DIR lock, and with it the control socket (tests that run a second app on purpose). */
   readonly noLock?: boolean;
   readonly retry?: RetryTiming;
 }
@@ -42,6 +43,8 @@ export interface App {
   readonly github: GitHubPort;
   readonly backend: Backend;
   readonly http: Server;
+  /** The control API on STATE_DIR/control.sock (served while the app holds the STATE_DIR lock). */
+  readonly control: Server;
   readonly log: Logger;
   /** Load state, take the STATE_DIR lock, listen, start the loop. Returns the HTTP base URL. */
   start(): Promise<string>;
@@ -204,6 +207,10 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
   };
 
   const http = createHttpServer({ health, status }, log.child({ component: "http" }));
+  const control = createControlServer(
+    { cleanupAll: () => controller.cleanupAll() },
+    log.child({ component: "control" }),
+  );
 
   return {
     config,
@@ -211,6 +218,7 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     github,
     backend,
     http,
+    control,
     log,
     status,
     health,
@@ -224,6 +232,13 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
         const addr = await listen(http, config.httpHost, config.httpPort);
         const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
         const url = `http://${host}:${addr.port}`;
+        if (lock) {
+          // Only the lock holder serves the control socket (so a leftover file can be replaced).
+          await listenControl(control, controlSocketPath(config.stateDir)).catch(async (e: unknown) => {
+            await closeServer(http);
+            throw e;
+          });
+        }
         controller.start();
         log.info("runner-controller started", {
           repo: config.repo.fullName,
@@ -245,8 +260,14 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
       const closing = closeServer(http).catch((e: unknown) =>
         log.warn("closing HTTP failed", { error: describeError(e) }),
       );
+      // A cleanup under way finishes (controller.stop waits for it) and gets its answer.
+      const closingControl = control.listening
+        ? closeServer(control).catch((e: unknown) =>
+            log.warn("closing the control socket failed", { error: describeError(e) }),
+          )
+        : Promise.resolve();
       await controller.stop();
-      await closing;
+      await Promise.all([closing, closingControl]);
       await lock?.release();
       lock = null;
     },

@@ -422,3 +422,59 @@ export function loadConfig(env: Env): Config {
     logFormat,
   });
 }
+
+/** GitHub settings the operator commands use (a subset of Config). */
+export interface GitHubSettings {
+  readonly repo: Config["repo"];
+  readonly tokenFile: string;
+  readonly githubApiUrl: string;
+  readonly runnerNamePrefix: string;
+  readonly githubRequestTimeoutMs: number;
+  readonly githubWriteIntervalMs: number;
+}
+
+/**
+ * What `runner-controller status` needs, leniently: the daemon's address and STATE_DIR always
+ * (with the daemon's defaults), the GitHub side only when GITHUB_REPO and GITHUB_TOKEN_FILE are
+ * both set (`github` is then a reason string instead). A value that is set but bad still throws.
+ */
+export interface StatusSettings {
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly stateDir: string;
+  readonly github: GitHubSettings | { readonly missing: string };
+}
+
+export function loadStatusSettings(env: Env): StatusSettings {
+  const get = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === "" ? undefined : v;
+  };
+  const httpHost = parseHost("HTTP_HOST", get("HTTP_HOST") ?? "127.0.0.1");
+  const httpPort = parseInteger("HTTP_PORT", get("HTTP_PORT") ?? "8080", 0, 65535, "8080");
+  const stateDir = parsePath("STATE_DIR", get("STATE_DIR") ?? "/var/lib/runner-controller");
+  const repoRaw = get("GITHUB_REPO");
+  const tokenRaw = get("GITHUB_TOKEN_FILE");
+  const unset = [
+    repoRaw === undefined ? "GITHUB_REPO" : "",
+    tokenRaw === undefined ? "GITHUB_TOKEN_FILE" : "",
+  ]
+    .filter(Boolean)
+    .join(" and ");
+  let github: StatusSettings["github"];
+  if (repoRaw === undefined || tokenRaw === undefined) {
+    github = { missing: `${unset} ${unset.includes(" and ") ? "are" : "is"} not set` };
+  } else {
+    // The full parser checks the GitHub-related variables exactly as the daemon does.
+    const c = loadConfig({ ...env, BACKEND: "process", RUNNER_COMMAND: "/bin/true" });
+    github = {
+      repo: c.repo,
+      tokenFile: c.tokenFile,
+      githubApiUrl: c.githubApiUrl,
+      runnerNamePrefix: c.runnerNamePrefix,
+      githubRequestTimeoutMs: c.githubRequestTimeoutMs,
+      githubWriteIntervalMs: c.githubWriteIntervalMs,
+    };
+  }
+  return Object.freeze({ httpHost, httpPort, stateDir, github });
+}

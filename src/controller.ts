@@ -11,6 +11,7 @@ import { ControllerError, describeError } from "./errors.js";
 import type { Logger } from "./log.js";
 import { plan, runnerKey, type Effect, type PlannerConfig } from "./domain/planner.js";
 import { assertTransition } from "./domain/lifecycle.js";
+import { isContainerName, runnerNameFor, runnerNameMatcher } from "./domain/naming.js";
 import { subnet } from "./domain/subnets.js";
 import type {
   BackendState,
@@ -32,7 +33,36 @@ export type ControllerEvent =
   | { type: "create-failed"; name: string; message: string; at: number }
   | { type: "busy"; name: string; jobId: number | null; at: number }
   | { type: "destroying"; name: string; reason: DestroyReason; at: number }
-  | { type: "destroyed"; name: string; reason: DestroyReason; jobId: number | null; at: number };
+  | { type: "destroyed"; name: string; reason: DestroyReason; jobId: number | null; at: number }
+  | { type: "cleanup-started"; at: number }
+  | { type: "cleanup-finished"; complete: boolean; at: number };
+
+/** What `Controller.cleanupAll()` did. */
+export interface CleanupReport {
+  /** Every container found (state ∪ backend): destroyed, or still there with the reason. */
+  readonly containers: readonly {
+    readonly name: string;
+    readonly runnerName: string;
+    readonly destroyed: boolean;
+    readonly error?: string;
+  }[];
+  /**
+   * Runner registrations of ours: removed (deleted, or already gone), or left behind — `busy`
+   * (GitHub still shows a job on it and refuses; retried later) or `failed` (the request failed).
+   */
+  readonly runners: readonly {
+    readonly name: string;
+    readonly outcome: "removed" | "busy" | "failed";
+    readonly error?: string;
+  }[];
+  /** What could not be looked at (backend or GitHub listing failed). */
+  readonly errors: readonly string[];
+  /** True when nothing is left: every container destroyed, every registration removed. */
+  readonly complete: boolean;
+}
+
+/** The abort reason of creations cancelled by a cleanup. */
+const CLEANUP_ABORT = Symbol("cleanup");
 
 export interface ControllerDeps {
   readonly config: Config;
@@ -93,6 +123,9 @@ export class Controller {
   #loop: Promise<void> | null = null;
   #stopping = false;
   #startedAt = 0;
+  /** A cleanup is under way: no rounds run, no containers are created. */
+  #cleaning = false;
+  #cleanup: Promise<CleanupReport> | null = null;
   readonly counters: ControllerCounters = {
     created: 0,
     createFailed: 0,
@@ -199,6 +232,11 @@ export class Controller {
     this.#wakeRequested = false;
     if (this.#wakeSignal.signal.aborted) this.#wakeSignal = new AbortController();
     const clock = this.#d.clock;
+    if (this.#cleaning) {
+      // Paused for a cleanup; it wakes the loop when it is done.
+      this.#nextPollAt = clock.now() + this.#d.config.pollIntervalMs;
+      return;
+    }
 
     // Observe GitHub (when a poll is due) and the backend side by side. A round woken early — a
     // container stopped, a slot freed — reuses the last look at GitHub: nothing it cares about
@@ -351,7 +389,8 @@ export class Controller {
       case "reap":
         return this.#reap(e.name, e.reason);
       case "destroy":
-        return this.#destroy(e.name, e.reason);
+        await this.#destroy(e.name, e.reason);
+        return;
       case "destroy-orphan":
         return this.#destroyOrphan(e.name);
       case "deregister":
@@ -369,13 +408,13 @@ export class Controller {
   }
 
   async #create(name: string): Promise<void> {
-    const release = await this.#createSlots.acquire();
     const abort = new AbortController();
     this.#aborts.set(name, abort);
+    const release = await this.#createSlots.acquire();
     const { config, github, backend, clock } = this.#d;
     try {
       const rec = this.#records.get(name);
-      if (!rec || rec.phase !== "creating") return;
+      if (!rec || rec.phase !== "creating" || abort.signal.aborted) return;
       this.#emit({ type: "creating", name, jobId: rec.triggerJobId, at: clock.now() });
       this.#log.info("creating container", {
         container: name,
@@ -416,6 +455,11 @@ export class Controller {
       this.#emit({ type: "created", name, jobId: rec.jobId, at: now });
       await this.#persist();
     } catch (e) {
+      if (abort.signal.reason === CLEANUP_ABORT) {
+        // The cleanup under way destroys it and deregisters its runner.
+        this.#log.info("container creation cancelled for a cleanup", { container: name });
+        return;
+      }
       this.counters.createFailed++;
       this.#createFailures++;
       const delay = backoff(this.#createFailures, this.#d.retry?.baseMs);
@@ -466,9 +510,14 @@ export class Controller {
     await this.#destroy(name, reason, { deregistered: true });
   }
 
-  async #destroy(name: string, reason: DestroyReason, opts: { deregistered?: boolean } = {}): Promise<void> {
+  /** Resolves with null when destroyed, else with why not (a retry is scheduled). */
+  async #destroy(
+    name: string,
+    reason: DestroyReason,
+    opts: { deregistered?: boolean } = {},
+  ): Promise<string | null> {
     const rec = this.#records.get(name);
-    if (!rec) return;
+    if (!rec) return null;
     const { clock, backend } = this.#d;
     try {
       await backend.destroy(name);
@@ -483,7 +532,7 @@ export class Controller {
       });
       this.#update(name, (r) => ({ ...r, destroyAttempts: attempts, retryAt: clock.now() + delay }));
       await this.#persist();
-      return;
+      return describeError(e);
     }
     if (!opts.deregistered && this.#needsDeregistration(rec)) {
       await this.#deregisterAfterDestroy(rec);
@@ -496,6 +545,7 @@ export class Controller {
     this.#emit({ type: "destroyed", name, reason, jobId: rec.jobId, at: clock.now() });
     await this.#persist();
     this.wake();
+    return null;
   }
 
   /**
@@ -568,6 +618,145 @@ export class Controller {
     await this.#persist();
   }
 
+  /**
+   * Emergency cleanup (`runner-controller cleanup-all`): pause (no rounds, no creations; creations
+   * under way are cancelled), wait for every action under way, destroy every container — those in
+   * the state and any other the backend runs — deregister their runners and every other
+   * registration of our prefix GitHub does not refuse (a runner still shown running a job stays
+   * queued for deregistration), persist, and resume. Concurrent calls share one cleanup. Works
+   * without `start()` too: `load()` then `cleanupAll()` is the daemon-less path.
+   */
+  cleanupAll(): Promise<CleanupReport> {
+    this.#cleanup ??= this.#cleanupAll().finally(() => {
+      this.#cleanup = null;
+    });
+    return this.#cleanup;
+  }
+
+  async #cleanupAll(): Promise<CleanupReport> {
+    const { backend, clock, config } = this.#d;
+    this.#cleaning = true;
+    this.#log.warn("cleanup: destroying every container and deregistering its runner");
+    this.#emit({ type: "cleanup-started", at: clock.now() });
+    let complete = false;
+    try {
+      // The round under way (if any) launches what it planned; creations are cancelled; then
+      // everything under way is waited for. No new round starts until the cleanup is over.
+      await this.#ticking?.catch(() => {});
+      for (const a of this.#aborts.values()) a.abort(CLEANUP_ABORT);
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight.values()]);
+
+      const errors: string[] = [];
+      let listed = new Map<string, BackendState>();
+      try {
+        listed = await backend.list();
+      } catch (e) {
+        errors.push(`cannot list containers: ${describeError(e)}`);
+      }
+      const names = [...new Set([...this.#records.keys(), ...[...listed.keys()].filter(isContainerName)])];
+      const now = clock.now();
+      for (const name of names) {
+        const next = this.#update(name, (r) => ({
+          ...r,
+          phase: "destroying",
+          destroyReason: "cleanup",
+          retryAt: 0,
+        }));
+        if (next) this.#noteDestroying(next, "cleanup", now);
+      }
+      await this.#persist();
+
+      const unrecorded = new Set<string>();
+      const containers = await Promise.all(
+        names.map(async (name) => {
+          const runnerName =
+            this.#records.get(name)?.runnerName ?? runnerNameFor(config.runnerNamePrefix, name);
+          let error: string | null;
+          if (this.#records.has(name)) {
+            error = await this.#destroy(name, "cleanup");
+          } else {
+            unrecorded.add(runnerName);
+            error = await backend.destroy(name).then(
+              () => {
+                this.counters.orphansDestroyed++;
+                return null;
+              },
+              (e: unknown) => describeError(e),
+            );
+          }
+          return error === null
+            ? { name, runnerName, destroyed: true }
+            : { name, runnerName, destroyed: false, error };
+        }),
+      );
+
+      const runners = await this.#deregisterAll(containers, unrecorded, errors);
+      await this.#persist();
+      complete =
+        errors.length === 0 &&
+        containers.every((c) => c.destroyed) &&
+        runners.every((r) => r.outcome === "removed");
+      this.#log.warn("cleanup finished", {
+        destroyed: containers.filter((c) => c.destroyed).length,
+        left: containers.filter((c) => !c.destroyed).length,
+        runnersLeft: runners.filter((r) => r.outcome !== "removed").length,
+      });
+      return { containers, runners, errors, complete };
+    } finally {
+      this.#cleaning = false;
+      this.#emit({ type: "cleanup-finished", complete, at: clock.now() });
+      this.wake();
+    }
+  }
+
+  /**
+   * The cleanup's registrations: every pending deregistration, the runners of unrecorded
+   * containers, and every runner of our prefix GitHub lists — except those of containers that
+   * could not be destroyed (their retry deregisters them).
+   */
+  async #deregisterAll(
+    containers: CleanupReport["containers"],
+    unrecorded: ReadonlySet<string>,
+    errors: string[],
+  ): Promise<CleanupReport["runners"][number][]> {
+    const { github, config } = this.#d;
+    const targets = new Map<string, number | null>();
+    for (const d of this.#deregs.values()) targets.set(d.runnerName, d.runnerId);
+    for (const name of unrecorded) targets.set(name, null);
+    try {
+      const ours = runnerNameMatcher(config.runnerNamePrefix);
+      for (const r of await github.listRunners()) if (ours(r.name)) targets.set(r.name, r.id);
+    } catch (e) {
+      errors.push(`cannot list runners on GitHub: ${describeError(e)}`);
+    }
+    for (const c of containers) if (!c.destroyed) targets.delete(c.runnerName);
+
+    const outcomes = new Map<string, CleanupReport["runners"][number]>();
+    await Promise.all(
+      [...targets].map(async ([name, runnerId]) => {
+        const known = this.#deregs.get(name);
+        try {
+          if ((await github.deleteRunner({ runnerId, runnerName: name })) === "busy") {
+            if (known) this.#queueDeregistration(name, runnerId, known.attempts);
+            outcomes.set(name, { name, outcome: "busy" });
+          } else {
+            this.#deregs.delete(name);
+            outcomes.set(name, { name, outcome: "removed" });
+          }
+        } catch (e) {
+          this.#queueDeregistration(name, runnerId, known?.attempts ?? 0);
+          outcomes.set(name, { name, outcome: "failed", error: describeError(e) });
+        }
+      }),
+    );
+    // Runners of destroyed containers not seen again were deregistered by the destroy itself.
+    for (const c of containers) {
+      if (c.destroyed && !outcomes.has(c.runnerName))
+        outcomes.set(c.runnerName, { name: c.runnerName, outcome: "removed" });
+    }
+    return [...outcomes.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
   snapshotState(): ControllerState {
     return {
       version: 1,
@@ -618,6 +807,7 @@ export class Controller {
     this.#stopping = true;
     this.wake();
     await this.#loop;
+    await this.#cleanup?.catch(() => {});
     const all = Promise.allSettled([...this.#inFlight.values()]);
     const timer = this.#d.clock.sleep(graceMs).then(() => "timeout" as const);
     const first = await Promise.race([all.then(() => "done" as const), timer]);

@@ -217,7 +217,9 @@ export class ProcessBackend implements Backend {
     }
     this.#adopted.delete(name);
     this.#children.delete(name);
-    await rm(dir, { recursive: true, force: true });
+    // The exit handler of the process that started the runner may still write exit.json into
+    // the directory while it is being removed (ENOTEMPTY): rm retries that.
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   }
 
   onStopped(listener: (name: string) => void): void {

@@ -4,12 +4,21 @@
  * Exit codes: 0 success · 1 runtime failure · 2 bad usage or configuration.
  */
 import { readFileSync } from "node:fs";
-import { loadConfig, parseRepo } from "../config.js";
+import { createInterface } from "node:readline/promises";
+import { parseArgs } from "node:util";
+import { loadConfig, loadStatusSettings, parseRepo } from "../config.js";
 import { describeError, isControllerError } from "../errors.js";
+import { createLogger } from "../log.js";
 import { packagePath } from "../util/paths.js";
+import { cleanupAll } from "./cleanup-all.js";
+import { cleanupRunners } from "./cleanup-runners.js";
 import { demo } from "./demo.js";
+import { operatorEnv } from "./env-file.js";
+import { processIo } from "./io.js";
+import { OPERATOR_HELP, type OperatorCommand } from "./operator-help.js";
 import { serve } from "./serve.js";
 import { simulate } from "./simulate.js";
+import { status } from "./status.js";
 
 const USAGE = `runner-controller — on-demand, ephemeral GitHub Actions runners in NixOS containers
 
@@ -18,10 +27,20 @@ Usage:
   runner-controller demo               run a self-contained demo on the embedded GitHub simulator
   runner-controller simulate [--host H] [--port P] [--repo OWNER/REPO] [--token T]
                                        run the GitHub simulator on its own (default 127.0.0.1:8090)
+
+Operator commands (each also installed under its own name; --help for details):
+  runner-controller status [--json]          = runner-status: the daemon's status and GitHub's runners
+  runner-controller cleanup-runners [--dry-run]
+                                             = cleanup-github-runners: remove offline runners without a container
+  runner-controller cleanup-all [--yes]      = cleanup-all-containers: destroy every container, deregister its runner
+  They read the daemon's environment variables, completed by --env-file PATH or, if it exists,
+  /etc/runner-controller/env.
+
   runner-controller help | --help      this text
   runner-controller --version
 
-Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration.
+Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration
+            (status: 3 when the daemon is not reachable).
 `;
 
 function version(): string {
@@ -41,7 +60,73 @@ function flag(args: string[], name: string, dflt: string): string {
   return v;
 }
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  /** Print the general usage after the message (not for the operator commands' own options). */
+  showUsage = true;
+}
+
+/** The operator commands' options; --env-file on all of them. */
+function operatorArgs(
+  cmd: OperatorCommand,
+  args: string[],
+): { help: boolean; envFile: string | undefined; json: boolean; dryRun: boolean; yes: boolean } {
+  const flags = { status: ["json"], "cleanup-runners": ["dry-run"], "cleanup-all": ["yes"] }[cmd];
+  const options: Record<string, { type: "boolean" | "string"; short?: string }> = {
+    help: { type: "boolean", short: "h" },
+    "env-file": { type: "string" },
+  };
+  for (const f of flags) options[f] = f === "yes" ? { type: "boolean", short: "y" } : { type: "boolean" };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args, options, allowPositionals: false, strict: true }).values;
+  } catch (e) {
+    const err = new UsageError(`${(e as Error).message.split("\n")[0]}; see --help`, { cause: e });
+    err.showUsage = false;
+    throw err;
+  }
+  const envFile = values["env-file"];
+  return {
+    help: values["help"] === true,
+    envFile: typeof envFile === "string" ? envFile : undefined,
+    json: values["json"] === true,
+    dryRun: values["dry-run"] === true,
+    yes: values["yes"] === true,
+  };
+}
+
+async function ask(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
+}
+
+async function operator(cmd: OperatorCommand, rest: string[]): Promise<number> {
+  const a = operatorArgs(cmd, rest);
+  if (a.help) {
+    processIo.out(OPERATOR_HELP[cmd]);
+    return 0;
+  }
+  const { env, note } = operatorEnv(process.env, a.envFile);
+  if (note) processIo.err(`note: ${note}`);
+  // Warnings and errors of the adapters (e.g. a failing destroy) go to stderr; progress does not.
+  const log = createLogger({ level: "error" });
+  switch (cmd) {
+    case "status":
+      return status(loadStatusSettings(env), { json: a.json }, processIo, log);
+    case "cleanup-runners":
+      return cleanupRunners(loadConfig(env), { dryRun: a.dryRun }, processIo, log);
+    case "cleanup-all":
+      return cleanupAll(
+        loadConfig(env),
+        { yes: a.yes, interactive: process.stdin.isTTY === true, ask },
+        processIo,
+        log,
+      );
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   const [cmd = "help", ...rest] = argv;
@@ -89,22 +174,29 @@ async function main(argv: string[]): Promise<number> {
       parseRepo(repo, "--repo");
       return simulate({ host, port, repo, token }, out);
     }
+    case "status":
+    case "cleanup-runners":
+    case "cleanup-all":
+      return operator(cmd, rest);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
   }
 }
 
+/** The name it was started as: runner-controller, or runner-status & co. (see bin/). */
+const program = processIo.program;
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     if (e instanceof UsageError) {
-      process.stderr.write(`runner-controller: ${e.message}\n\n${USAGE}`);
+      process.stderr.write(`${program}: ${e.message}\n${e.showUsage ? `\n${USAGE}` : ""}`);
       process.exit(2);
     }
     const config =
       isControllerError(e) &&
       (e.code === "RC_CONFIG_INVALID" || e.code === "RC_TOKEN_UNREADABLE" || e.code === "RC_STATE_LOCKED");
-    process.stderr.write(`runner-controller: ${describeError(e)}\n`);
+    process.stderr.write(`${program}: ${describeError(e)}\n`);
     process.exit(config ? 2 : 1);
   },
 );

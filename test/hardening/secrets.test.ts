@@ -107,7 +107,7 @@ it("never shows the token or a JIT config outside the runner's own environment v
     }
     // The token file's permissions were noticed, and the error paths did happen.
     expect(output).toMatch(/token file is readable by other users; restrict it with chmod 600/);
-    expect(output).toMatch(/RC_GITHUB_UNAUTHORIZED/);
+    expect(output).toMatch(/rejected the token \(401/);
     expect(output).toMatch(/job-timeout/);
     expect(output).toMatch(/RC_GITHUB_BAD_RESPONSE/);
   } finally {

@@ -1,0 +1,240 @@
+/**
+ * `runner-controller status` (`runner-status`): the daemon's /status, plus GitHub's runners of
+ * our prefix and the container each belongs to. Lenient: works with only the daemon's address,
+ * or only the GitHub settings.
+ *
+ * Exit codes: 0 daemon reachable and healthy, GitHub side read (or not configured) · 1 daemon
+ * unhealthy, or the GitHub side could not be read · 3 daemon not reachable.
+ */
+import type { StatusReport } from "../app.js";
+import type { StatusSettings } from "../config.js";
+import { runnerNameMatcher } from "../domain/naming.js";
+import { describeError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { readStateSync } from "../state/store.js";
+import { daemonUrl, fetchStatus, type DaemonStatus } from "./daemon-client.js";
+import { githubClient } from "./github-access.js";
+import type { Io } from "./io.js";
+import { duration, table } from "./table.js";
+
+export const EXIT_DAEMON_UNREACHABLE = 3;
+
+export interface StatusOptions {
+  readonly json: boolean;
+}
+
+interface RunnerRow {
+  readonly id: number;
+  readonly name: string;
+  readonly status: "online" | "offline";
+  readonly busy: boolean;
+  readonly labels: readonly string[];
+  /** The live container it belongs to, or null (a runner without a container is a ghost). */
+  readonly container: string | null;
+}
+
+type GitHubSide =
+  | { readonly configured: false; readonly reason: string }
+  | {
+      readonly configured: true;
+      readonly repo: string;
+      readonly prefix: string;
+      readonly runners: readonly RunnerRow[] | null;
+      readonly error: string | null;
+    };
+
+interface StateSide {
+  readonly path: string;
+  readonly containers: readonly { name: string; phase: string; runner_name: string; job_id: number | null }[];
+  readonly error: string | null;
+}
+
+async function daemonSide(s: StatusSettings): Promise<DaemonStatus> {
+  const url = daemonUrl(s.httpHost, s.httpPort);
+  if (s.httpPort === 0) {
+    return {
+      reachable: false,
+      url,
+      error: "HTTP_PORT=0 (a random port): set HTTP_PORT to the daemon's port",
+    };
+  }
+  return fetchStatus(url);
+}
+
+function stateSide(stateDir: string): StateSide {
+  const path = `${stateDir}/state.json`;
+  try {
+    const st = readStateSync(stateDir);
+    return {
+      path,
+      containers: st.containers.map((r) => ({
+        name: r.name,
+        phase: r.phase,
+        runner_name: r.runnerName,
+        job_id: r.jobId ?? r.triggerJobId,
+      })),
+      error: null,
+    };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { path, containers: [], error: code ? `cannot read ${path} (${code})` : describeError(e) };
+  }
+}
+
+async function githubSide(
+  s: StatusSettings,
+  containerOf: ReadonlyMap<string, string>,
+  log: Logger,
+): Promise<GitHubSide> {
+  if ("missing" in s.github) return { configured: false, reason: s.github.missing };
+  const g = s.github;
+  const base = { configured: true as const, repo: g.repo.fullName, prefix: g.runnerNamePrefix };
+  try {
+    const ours = runnerNameMatcher(g.runnerNamePrefix);
+    const runners = (await githubClient(g, log).listRunners())
+      .filter((r) => ours(r.name) !== null)
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((r) => ({
+        id: r.id,
+        name: r.name,
+        status: r.online ? ("online" as const) : ("offline" as const),
+        busy: r.busy,
+        labels: r.labels,
+        container: containerOf.get(r.name) ?? null,
+      }));
+    return { ...base, runners, error: null };
+  } catch (e) {
+    return { ...base, runners: null, error: describeError(e) };
+  }
+}
+
+export async function status(s: StatusSettings, opts: StatusOptions, io: Io, log: Logger): Promise<number> {
+  const out = io.out;
+  const daemon = await daemonSide(s);
+  const state = daemon.reachable ? null : stateSide(s.stateDir);
+  const containerOf = new Map<string, string>();
+  if (daemon.reachable)
+    for (const c of daemon.status.active_containers) containerOf.set(c.runner_name, c.name);
+  else
+    for (const c of state?.containers ?? [])
+      if (c.phase !== "destroying") containerOf.set(c.runner_name, c.name);
+  const github = await githubSide(s, containerOf, log);
+  const daemonPrefix = daemon.reachable ? daemon.status["runner_name_prefix"] : undefined;
+  if (github.configured && typeof daemonPrefix === "string" && daemonPrefix !== github.prefix) {
+    io.err(
+      `note: the daemon names its runners ${daemonPrefix}-j…, but this command looks for ${github.prefix}-j… — run it with the daemon's RUNNER_NAME_PREFIX`,
+    );
+  }
+
+  const healthy = daemon.reachable && daemon.status["healthy"] !== false;
+  const code = !daemon.reachable
+    ? EXIT_DAEMON_UNREACHABLE
+    : !healthy || (github.configured && github.error)
+      ? 1
+      : 0;
+
+  if (opts.json) {
+    const json = {
+      ok: code === 0,
+      daemon: daemon.reachable
+        ? { url: daemon.url, reachable: true, status: daemon.status }
+        : { url: daemon.url, reachable: false, error: daemon.error },
+      state,
+      github,
+    };
+    out(JSON.stringify(json, null, 2));
+    return code;
+  }
+  printDaemon(daemon, out);
+  if (state) printState(state, out);
+  out("");
+  printGitHub(github, daemon.reachable ? "the daemon" : "state.json", out);
+  return code;
+}
+
+function printDaemon(d: DaemonStatus, out: (l: string) => void): void {
+  if (!d.reachable) {
+    out(`daemon      NOT REACHABLE at ${d.url} (${d.error})`);
+    out(
+      "            is it running?  systemctl status runner-controller;  journalctl -u runner-controller -n 50",
+    );
+    return;
+  }
+  const st: StatusReport = d.status;
+  const extra = st as Record<string, unknown>;
+  const healthy = extra["healthy"] !== false;
+  const up = typeof extra["uptime_seconds"] === "number" ? `, up ${duration(extra["uptime_seconds"])}` : "";
+  const repo = typeof extra["repo"] === "string" ? `, serving ${extra["repo"]}` : "";
+  out(`daemon      ${d.url}  running, ${healthy ? "healthy" : "UNHEALTHY (see GET /health)"}${up}${repo}`);
+  const queued =
+    typeof extra["queued_jobs"] === "number" ? `; ${extra["queued_jobs"]} matching job(s) queued` : "";
+  out(
+    `containers  ${st.active_containers.length} of ${st.max_concurrent}${queued}; polling every ${st.poll_interval_seconds} s; job timeout ${st.job_timeout_seconds} s`,
+  );
+  const pending = extra["pending_deregistrations"];
+  if (Array.isArray(pending) && pending.length > 0) {
+    out(`            deregistrations to retry: ${pending.map(String).join(", ")}`);
+  }
+  if (st.active_containers.length > 0) {
+    out("");
+    for (const l of table(
+      ["CONTAINER", "PHASE", "JOB", "RUNNING", "RUNNER"],
+      st.active_containers.map((c) => [
+        c.name,
+        c.phase,
+        c.job_id === null ? "-" : String(c.job_id),
+        duration(c.running_seconds),
+        c.runner_name,
+      ]),
+    ))
+      out(l);
+  }
+}
+
+function printState(st: StateSide, out: (l: string) => void): void {
+  if (st.error) {
+    out(`state       ${st.error}; containers unknown`);
+    return;
+  }
+  out(`state       ${st.containers.length} container(s) recorded in ${st.path}`);
+  if (st.containers.length > 0) {
+    for (const l of table(
+      ["CONTAINER", "PHASE", "JOB", "RUNNER"],
+      st.containers.map((c) => [c.name, c.phase, c.job_id === null ? "-" : String(c.job_id), c.runner_name]),
+    ))
+      out(l);
+  }
+}
+
+function printGitHub(g: GitHubSide, source: string, out: (l: string) => void): void {
+  if (!g.configured) {
+    out(`GitHub      not queried: ${g.reason} (set them, or pass --env-file, to see the runners)`);
+    return;
+  }
+  if (g.error || !g.runners) {
+    out(`GitHub      ${g.repo}: cannot list runners: ${g.error ?? "unknown error"}`);
+    return;
+  }
+  const n = g.runners.length;
+  out(
+    `GitHub      ${g.repo}: ${n} runner${n === 1 ? "" : "s"} named ${g.prefix}-j…  (containers from ${source})`,
+  );
+  if (n === 0) return;
+  for (const l of table(
+    ["RUNNER", "STATUS", "BUSY", "CONTAINER", "LABELS"],
+    g.runners.map((r) => [
+      r.name,
+      r.status,
+      r.busy ? "yes" : "no",
+      r.container ?? "none",
+      r.labels.join(","),
+    ]),
+  ))
+    out(l);
+  const ghosts = g.runners.filter((r) => r.container === null && !r.busy && r.status === "offline").length;
+  if (ghosts > 0) {
+    out(
+      `  ${ghosts} offline runner(s) without a container: cleanup-github-runners removes them (a running daemon does so by itself)`,
+    );
+  }
+}
