@@ -155,6 +155,7 @@ int main(void) {
     return 1;
   }
   long job = 0, duration = 0;
+  int failures = 0;
   char conclusion[32] = "success";
   for (;;) {
     snprintf(body, sizeof body, "{\"runnerId\":%ld,\"secret\":\"%s\",\"waitMs\":20000}", runner_id, secret);
@@ -167,7 +168,13 @@ int main(void) {
       if (c) snprintf(conclusion, sizeof conclusion, "%s", c);
       break;
     }
-    if (st < 0) sleep_ms(200);
+    if (st < 0) {
+      /* The service is gone: give up after about 10 s, as a runner that lost its server would. */
+      if (++failures > 50) return 1;
+      sleep_ms(200);
+    } else {
+      failures = 0;
+    }
   }
   long start = now_ms();
   while (now_ms() - start < duration) {

@@ -108,19 +108,26 @@ export class Controller {
   readonly #deregs = new Map<string, PendingDeregistration>();
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #aborts = new Map<string, AbortController>();
-  readonly #recentlyFinished = new Map<number, number>();
+  readonly #recentlyFinished = new Map<string, { at: number; runnerName: string }>();
   readonly #recentlyRemoved = new Map<string, number>();
   readonly #createSlots: Semaphore;
   readonly #shutdown = new AbortController();
   #createBlockedUntil = 0;
   #createFailures = 0;
   #lastView: GitHubView | null = null;
+  /** Whether the last poll succeeded (a failed poll leaves the round without GitHub). */
+  #lastPollOk = false;
+  /** The latest view has not yet been used for decisions based on what it does not show. */
+  #viewUnread = false;
+  /** What was under way when the latest view was taken: that view is stale for those. */
+  #viewInFlight: readonly string[] = [];
   #lastObserveError: { code: string; message: string; at: number } | null = null;
-  #nextPollAt = 0;
   #ticking: Promise<void> | null = null;
   #wakeRequested = false;
   #wakeSignal = new AbortController();
   #loop: Promise<void> | null = null;
+  #pollLoop: Promise<void> | null = null;
+  readonly #pollStop = new AbortController();
   #stopping = false;
   #startedAt = 0;
   /** A cleanup is under way: no rounds run, no containers are created. */
@@ -181,11 +188,12 @@ export class Controller {
     }
   }
 
-  /** Start the loop (after load). */
+  /** Start polling and the control loop (after load). */
   start(): void {
     if (this.#loop) return;
     this.#startedAt = this.#d.clock.now();
     this.#loop = this.#run();
+    this.#pollLoop = this.#polls();
   }
 
   get startedAt(): number {
@@ -198,6 +206,10 @@ export class Controller {
     this.#wakeSignal.abort();
   }
 
+  /**
+   * Rounds run when something happened: a poll finished, a container stopped, a slot freed. A
+   * slow GitHub never delays reacting to a container, and a busy backend never delays polling.
+   */
   async #run(): Promise<void> {
     while (!this.#stopping) {
       try {
@@ -211,8 +223,28 @@ export class Controller {
       }
       if (this.#stopping) break;
       if (this.#wakeRequested) continue;
-      const wait = this.#nextPollAt - this.#d.clock.now();
-      if (wait > 0) await this.#d.clock.sleep(wait, this.#wakeSignal.signal);
+      // Polls wake the loop at least every POLL_INTERVAL; the fallback only guards against a bug.
+      await this.#d.clock.sleep(Math.max(1000, 2 * this.#d.config.pollIntervalMs), this.#wakeSignal.signal);
+    }
+  }
+
+  /** Look at GitHub every POLL_INTERVAL (measured from the start of one poll to the next). */
+  async #polls(): Promise<void> {
+    const clock = this.#d.clock;
+    while (!this.#stopping) {
+      const started = clock.now();
+      if (!this.#cleaning) {
+        const inFlight = [...this.#inFlight.keys()];
+        const view = await this.#observeGitHub();
+        this.#lastPollOk = view !== null;
+        if (view) {
+          this.#viewInFlight = inFlight;
+          this.#viewUnread = true;
+        }
+        this.wake();
+      }
+      const wait = started + this.#d.config.pollIntervalMs - clock.now();
+      if (wait > 0 && !this.#stopping) await clock.sleep(wait, this.#pollStop.signal);
     }
   }
 
@@ -232,41 +264,31 @@ export class Controller {
     this.#wakeRequested = false;
     if (this.#wakeSignal.signal.aborted) this.#wakeSignal = new AbortController();
     const clock = this.#d.clock;
-    if (this.#cleaning) {
-      // Paused for a cleanup; it wakes the loop when it is done.
-      this.#nextPollAt = clock.now() + this.#d.config.pollIntervalMs;
-      return;
-    }
+    const roundStart = clock.now();
+    if (this.#cleaning) return; // Paused for a cleanup; it wakes the loop when it is done.
 
-    // Observe GitHub (when a poll is due) and the backend side by side. A round woken early — a
-    // container stopped, a slot freed — reuses the last look at GitHub: nothing it cares about
-    // can have been missed that a stale poll would not miss as well, and it costs no request.
-    const observeStart = clock.now();
-    const last = this.#lastView;
-    const pollDue =
-      observeStart >= this.#nextPollAt ||
-      last === null ||
-      observeStart - last.startedAt >= this.#d.config.pollIntervalMs;
-    if (pollDue) this.#nextPollAt = observeStart + this.#d.config.pollIntervalMs;
-    // Anything under way when the observation began may have changed while it ran, so the
-    // observation is stale for it: the planner leaves it alone this round.
+    // The backend is listed now; GitHub as of the latest poll. Anything under way when either
+    // look was taken may have changed since, so the planner leaves it alone this round.
     const inFlightAtStart = [...this.#inFlight.keys()];
-    const [fresh, backend] = await Promise.all([
-      pollDue ? this.#observeGitHub() : Promise.resolve(null),
-      this.#observeBackend(),
-    ]);
+    const backend = await this.#observeBackend();
     if (this.#stopping) return;
-    const view = pollDue ? fresh : last;
+    const view = this.#lastPollOk ? this.#lastView : null;
+    const fresh = view !== null && this.#viewUnread;
+    this.#viewUnread = false;
 
     const now = clock.now();
-    const inFlight = new Set([...inFlightAtStart, ...this.#inFlight.keys()]);
+    const inFlight = new Set([
+      ...inFlightAtStart,
+      ...this.#inFlight.keys(),
+      ...(fresh ? this.#viewInFlight : []),
+    ]);
     const result = plan({
       now,
       config: this.#plannerConfig,
       records: [...this.#records.values()],
       deregistrations: [...this.#deregs.values()],
       github: view,
-      githubFresh: pollDue && fresh !== null,
+      githubFresh: fresh,
       recentlyRemoved: this.#recentlyRemoved,
       backend,
       inFlight,
@@ -308,7 +330,7 @@ export class Controller {
     const planned = clock.now();
     if (changed) await this.#persist();
     this.#log.debug("round", {
-      observeMs: now - observeStart,
+      observeMs: now - roundStart,
       planMs: planned - now,
       persistMs: clock.now() - planned,
       effects: effects.length,
@@ -337,8 +359,9 @@ export class Controller {
   }
 
   #noteDestroying(r: ContainerRecord, reason: DestroyReason, now: number): void {
-    if ((reason === "finished" || reason === "vanished") && r.jobId !== null)
-      this.#recentlyFinished.set(r.jobId, now);
+    if (reason === "finished" || reason === "vanished") {
+      this.#recentlyFinished.set(r.name, { at: now, runnerName: r.runnerName });
+    }
     this.#log.info("tearing down container", { container: r.name, reason, job: r.jobId ?? undefined });
     this.#emit({ type: "destroying", name: r.name, reason, at: now });
   }
@@ -350,8 +373,8 @@ export class Controller {
       this.#lastView = view;
       this.#lastObserveError = null;
       // Memory of recent finishes only matters for views older than them.
-      for (const [jobId, at] of this.#recentlyFinished) {
-        if (at < view.startedAt) this.#recentlyFinished.delete(jobId);
+      for (const [name, f] of this.#recentlyFinished) {
+        if (f.at < view.startedAt) this.#recentlyFinished.delete(name);
       }
       for (const [name, at] of this.#recentlyRemoved) {
         if (at < view.startedAt) this.#recentlyRemoved.delete(name);
@@ -534,7 +557,7 @@ export class Controller {
       await this.#persist();
       return describeError(e);
     }
-    if (!opts.deregistered && this.#needsDeregistration(rec)) {
+    if (!opts.deregistered && this.#needsDeregistration(rec, reason)) {
       await this.#deregisterAfterDestroy(rec);
     }
     this.#records.delete(name);
@@ -549,10 +572,15 @@ export class Controller {
   }
 
   /**
-   * An ephemeral runner removes itself after its job. If a look at GitHub taken after the
-   * registration no longer lists it, it is gone for good and a DELETE would only cost a request.
+   * A runner whose process ended (`finished`, `vanished`) is left to the next poll: an ephemeral
+   * runner removes its own registration after its job, so a DELETE now would usually cost a
+   * request for a 404; if the registration is still there, the next fresh view lists it as a
+   * registration of ours with no container and it is deregistered then (it is offline, so GitHub
+   * cannot hand it a job meanwhile). Anything else — a runner killed mid-job, a create that
+   * failed after registering — is deregistered at once.
    */
-  #needsDeregistration(rec: ContainerRecord): boolean {
+  #needsDeregistration(rec: ContainerRecord, reason: DestroyReason): boolean {
+    if (reason === "finished" || reason === "vanished") return false;
     const view = this.#lastView;
     if (view && rec.registeredAt !== null && view.startedAt > rec.registeredAt) {
       return view.runners.some((r) => r.name === rec.runnerName);
@@ -805,8 +833,11 @@ export class Controller {
   async stop(graceMs = 20_000): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.#pollStop.abort();
     this.wake();
     await this.#loop;
+    // A poll under way is not waited for (it may be stuck on a slow GitHub); its result is unused.
+    void this.#pollLoop?.catch(() => {});
     await this.#cleanup?.catch(() => {});
     const all = Promise.allSettled([...this.#inFlight.values()]);
     const timer = this.#d.clock.sleep(graceMs).then(() => "timeout" as const);

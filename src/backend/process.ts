@@ -109,6 +109,7 @@ export class ProcessBackend implements Backend {
 
   async create(spec: CreateSpec, signal: AbortSignal): Promise<void> {
     const dir = this.#dir(spec.name);
+    this.#metaCache.delete(spec.name);
     signal.throwIfAborted();
     await rm(dir, { recursive: true, force: true });
     await mkdir(join(dir, "work"), { recursive: true, mode: 0o700 });
@@ -141,16 +142,24 @@ export class ProcessBackend implements Backend {
     });
     child.unref();
     await writeFile(join(dir, "meta.json"), JSON.stringify(meta), { mode: 0o600 });
+    this.#metaCache.set(spec.name, meta);
     if (signal.aborted) {
       await this.destroy(spec.name);
       signal.throwIfAborted();
     }
   }
 
+  /** Metadata never changes once written, so it is read from disk once per container. */
+  readonly #metaCache = new Map<string, Meta>();
+
   async #meta(name: string): Promise<Meta | null> {
+    const known = this.#metaCache.get(name);
+    if (known) return known;
     try {
       const m = JSON.parse(await readFile(join(this.#dir(name), "meta.json"), "utf8")) as Meta;
-      return typeof m.pid === "number" ? m : null;
+      if (typeof m.pid !== "number") return null;
+      this.#metaCache.set(name, m);
+      return m;
     } catch {
       return null;
     }
@@ -219,6 +228,7 @@ export class ProcessBackend implements Backend {
     this.#children.delete(name);
     // The exit handler of the process that started the runner may still write exit.json into
     // the directory while it is being removed (ENOTEMPTY): rm retries that.
+    this.#metaCache.delete(name);
     await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   }
 

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -43,10 +43,16 @@ export function procCpuSeconds(pid: number): number {
 }
 
 export function startDaemon(env: Record<string, string>): DaemonProcess {
-  // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the daemon.
+  // The executable itself, as a service runs it: its shebang passes Node the daemon's flags.
+  // MALLOC_ARENA_MAX=2 as the NixOS module sets it. BENCH_NODE_ARGS (e.g. "--cpu-prof
+  // --cpu-prof-dir=/tmp/prof") runs it through node with those flags instead, to profile it.
+  const bin = packagePath("bin/runner-controller.js");
   const nodeArgs = (process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, packagePath("bin/runner-controller.js"), "serve"], {
-    env: { ...env, LOG_FORMAT: "json", LOG_LEVEL: env["LOG_LEVEL"] ?? "debug" },
+  const [file, args] = nodeArgs.length
+    ? [process.execPath, [...nodeArgs, "--optimize-for-size", bin, "serve"]]
+    : [bin, ["serve"]];
+  const child = spawn(file, args, {
+    env: { MALLOC_ARENA_MAX: "2", ...env, LOG_FORMAT: "json", LOG_LEVEL: env["LOG_LEVEL"] ?? "debug" },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const events: LogEvent[] = [];
@@ -122,6 +128,16 @@ export async function makeBench(runnerCommand: string): Promise<Bench> {
       ...over,
     }),
     close: async () => {
+      // The daemon leaves runners running when it stops (by design); the benchmark does not.
+      const root = join(dir, "state", "containers");
+      for (const name of await readdir(root).catch(() => [] as string[])) {
+        try {
+          const meta = JSON.parse(await readFile(join(root, name, "meta.json"), "utf8")) as { pid: number };
+          process.kill(-meta.pid, "SIGKILL");
+        } catch {
+          /* already gone */
+        }
+      }
       await sim.stop();
       await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     },

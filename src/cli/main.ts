@@ -10,15 +10,9 @@ import { loadConfig, loadStatusSettings, parseRepo } from "../config.js";
 import { describeError, isControllerError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { packagePath } from "../util/paths.js";
-import { cleanupAll } from "./cleanup-all.js";
-import { cleanupRunners } from "./cleanup-runners.js";
-import { demo } from "./demo.js";
 import { operatorEnv } from "./env-file.js";
 import { processIo } from "./io.js";
 import { OPERATOR_HELP, type OperatorCommand } from "./operator-help.js";
-import { serve } from "./serve.js";
-import { simulate } from "./simulate.js";
-import { status } from "./status.js";
 
 const USAGE = `runner-controller — on-demand, ephemeral GitHub Actions runners in NixOS containers
 
@@ -114,17 +108,23 @@ async function operator(cmd: OperatorCommand, rest: string[]): Promise<number> {
   // Warnings and errors of the adapters (e.g. a failing destroy) go to stderr; progress does not.
   const log = createLogger({ level: "error" });
   switch (cmd) {
-    case "status":
+    case "status": {
+      const { status } = await import("./status.js");
       return status(loadStatusSettings(env), { json: a.json }, processIo, log);
-    case "cleanup-runners":
+    }
+    case "cleanup-runners": {
+      const { cleanupRunners } = await import("./cleanup-runners.js");
       return cleanupRunners(loadConfig(env), { dryRun: a.dryRun }, processIo, log);
-    case "cleanup-all":
+    }
+    case "cleanup-all": {
+      const { cleanupAll } = await import("./cleanup-all.js");
       return cleanupAll(
         loadConfig(env),
         { yes: a.yes, interactive: process.stdin.isTTY === true, ask },
         processIo,
         log,
       );
+    }
   }
 }
 
@@ -148,7 +148,8 @@ async function main(argv: string[]): Promise<number> {
         out(USAGE);
         return 0;
       }
-      return serve(loadConfig(process.env));
+      // Each command loads only what it needs (the daemon's memory footprint matters).
+      return (await import("./serve.js")).serve(loadConfig(process.env));
     case "demo":
       if (rest.includes("--help")) {
         out(
@@ -156,7 +157,7 @@ async function main(argv: string[]): Promise<number> {
         );
         return 0;
       }
-      return demo();
+      return (await import("./demo.js")).demo();
     case "simulate": {
       if (rest.includes("--help")) {
         out(USAGE);
@@ -172,7 +173,7 @@ async function main(argv: string[]): Promise<number> {
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError(`--port ${portRaw} is not a port number`);
       parseRepo(repo, "--repo");
-      return simulate({ host, port, repo, token }, out);
+      return (await import("./simulate.js")).simulate({ host, port, repo, token }, out);
     }
     case "status":
     case "cleanup-runners":

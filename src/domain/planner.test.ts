@@ -184,24 +184,33 @@ describe("planner: creating containers", () => {
     expect(created.subnet).toBe(101);
   });
 
-  it("ignores a queued job a stale observation shows although its container already finished", () => {
+  it("discounts one queued job per runner that ended after the view was taken (it took one of them)", () => {
+    const finished = new Map([["j0000003", { at: 50, runnerName: "host-j0000003" }]]);
     const p = plan(
       input({
-        jobs: [job(7)],
-        recentlyFinished: new Map([[7, 50]]),
-        github: { startedAt: 40, jobs: [job(7)], runners: [] },
+        recentlyFinished: finished,
+        github: { startedAt: 40, jobs: [job(7), job(8)], runners: [] },
       }),
     );
-    expect(p.effects).toEqual([]);
-    // A newer observation that still shows it queued is believed.
+    // The oldest is the one GitHub most likely handed it; one container is created, not two.
+    expect(kinds(p.effects)).toEqual(["create:j0000008"]);
+    // A view taken after the runner ended shows what really is queued.
     const q = plan(
+      input({ recentlyFinished: finished, github: { startedAt: 60, jobs: [job(7), job(8)], runners: [] } }),
+    );
+    expect(kinds(q.effects)).toEqual(["create:j0000007", "create:j0000008"]);
+    // So does one that saw what the runner was running.
+    const r = plan(
       input({
-        jobs: [job(7)],
-        recentlyFinished: new Map([[7, 50]]),
-        github: { startedAt: 60, jobs: [job(7)], runners: [] },
+        recentlyFinished: finished,
+        github: {
+          startedAt: 40,
+          jobs: [job(6, { status: "in_progress", runnerName: "host-j0000003" }), job(7), job(8)],
+          runners: [],
+        },
       }),
     );
-    expect(kinds(q.effects)).toEqual(["create:j0000007"]);
+    expect(kinds(r.effects)).toEqual(["create:j0000007", "create:j0000008"]);
   });
 });
 
@@ -581,6 +590,9 @@ describe("planner over time (model-based)", () => {
           const procs = new Map<string, { online: boolean; job: WJob | null; done: boolean }>();
           let created = 0;
           const creating = new Map<string, number>();
+          const finished = new Map<string, { at: number; runnerName: string }>();
+          let lastView: GitHubView | null = null;
+          const removed = new Map<string, number>();
           for (let t = 0; t < 200; t++) {
             for (const j of jobs) if (j.status === "pending" && j.at <= t) j.status = "queued";
             for (const [name, left] of creating) {
@@ -612,7 +624,7 @@ describe("planner over time (model-based)", () => {
                 }
               }
             }
-            const view: GitHubView = {
+            const fresh: GitHubView = {
               startedAt: t * 1000,
               jobs: jobs
                 .filter((j) => j.status === "queued" || j.status === "in_progress")
@@ -637,6 +649,14 @@ describe("planner over time (model-based)", () => {
             const backend = new Map<string, BackendState>(
               [...procs.entries()].map(([n, p]) => [n, p.done ? "stopped" : "running"]),
             );
+            // Half the time the round reuses the previous look at GitHub, as early rounds do.
+            const reuse = lastView !== null && rnd() < 0.5;
+            const view = reuse ? lastView! : fresh;
+            if (!reuse) {
+              lastView = fresh;
+              for (const [n, f] of finished) if (f.at < fresh.startedAt) finished.delete(n);
+              for (const [n, at] of removed) if (at < fresh.startedAt) removed.delete(n);
+            }
             const result = plan({
               now: t * 1000,
               config: cfg,
@@ -645,9 +665,9 @@ describe("planner over time (model-based)", () => {
               github: view,
               backend,
               inFlight: new Set(creating.keys()),
-              recentlyFinished: new Map(),
-              githubFresh: true,
-              recentlyRemoved: new Map(),
+              recentlyFinished: finished,
+              githubFresh: !reuse,
+              recentlyRemoved: removed,
               createBlockedUntil: 0,
             });
             records = result.records;
@@ -658,6 +678,10 @@ describe("planner over time (model-based)", () => {
                 created++;
                 creating.set(e.name, Math.floor(rnd() * 4));
               } else if (e.kind === "destroy" || e.kind === "reap") {
+                if (e.kind === "destroy" && e.reason === "finished") {
+                  finished.set(e.name, { at: t * 1000 + 500, runnerName: `host-${e.name}` });
+                }
+                removed.set(`host-${e.name}`, t * 1000 + 500);
                 records = records.filter((r) => r.name !== e.name);
                 procs.delete(e.name);
               }

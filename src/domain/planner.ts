@@ -54,8 +54,11 @@ export interface PlanInput {
   readonly backend: ReadonlyMap<string, BackendState> | null;
   /** Keys with an effect under way: container names and `runner:NAME` for deregistrations. */
   readonly inFlight: ReadonlySet<string>;
-  /** Jobs whose container finished, with the time: an observation older than that is stale for them. */
-  readonly recentlyFinished: ReadonlyMap<number, number>;
+  /**
+   * Containers whose runner ended since some recent view, by name, with the time and runner: a
+   * view older than that still shows as queued the job the runner took (whichever it was).
+   */
+  readonly recentlyFinished: ReadonlyMap<string, { readonly at: number; readonly runnerName: string }>;
   /** No new containers before this time (backing off after failed creates). */
   readonly createBlockedUntil: number;
 }
@@ -117,6 +120,7 @@ export function plan(input: PlanInput): Plan {
   }
 
   // 2. Containers whose runner ended, or that the backend lost.
+  const endedNow: string[] = [];
   if (backend) {
     for (const r of records.values()) {
       if (!isLive(r) || !idle(r)) continue;
@@ -128,6 +132,7 @@ export function plan(input: PlanInput): Plan {
       const state = backend.get(r.name);
       if (state === "running") continue;
       const reason: DestroyReason = state === "stopped" ? "finished" : "vanished";
+      endedNow.push(r.runnerName);
       set(markDestroying(r, reason));
       effects.push({ kind: "destroy", name: r.name, reason });
     }
@@ -185,15 +190,23 @@ export function plan(input: PlanInput): Plan {
       }
     }
 
-    // 4b. Demand: queued jobs with our labels, minus those we know an observation this old cannot see finished.
+    // 4b. Demand: queued jobs with our labels — minus, for every runner of ours that ended after
+    //     this view was taken without the view showing what it ran, one job: the runner took one
+    //     of them (GitHub hands out the oldest first), but the view cannot say which. Counting,
+    //     not naming, is what keeps a stale view from causing containers nobody needs.
     const matcher = new LabelMatcher(config.runnerLabels);
+    const seenWorking = new Set<string>();
+    for (const j of github.jobs) if (j.runnerName && j.status !== "queued") seenWorking.add(j.runnerName);
+    let unseenFinishes = 0;
+    for (const f of input.recentlyFinished.values()) {
+      if (f.at >= github.startedAt && !seenWorking.has(f.runnerName)) unseenFinishes++;
+    }
+    // The ones found ended just now count too (the view is older than that).
+    for (const runnerName of endedNow) if (!seenWorking.has(runnerName)) unseenFinishes++;
     const queued = github.jobs
       .filter((j) => j.status === "queued" && matcher.matches(j.labels))
-      .filter((j) => {
-        const finishedAt = input.recentlyFinished.get(j.id);
-        return finishedAt === undefined || finishedAt < github.startedAt;
-      })
-      .sort(byAge);
+      .sort(byAge)
+      .slice(unseenFinishes);
     const queuedIds = new Set(queued.map((j) => j.id));
 
     // 4c. Match not-yet-busy containers to queued jobs. Busy containers claim the job they run;
@@ -264,7 +277,15 @@ export function plan(input: PlanInput): Plan {
     // 4e. New containers for queued jobs nobody is matched to, within MAX_CONCURRENT.
     if (now >= input.createBlockedUntil) {
       let free = config.maxConcurrent - records.size;
+      // Names of containers removed since the latest view stay taken: that view may still show
+      // their runner, and must not be read as news about a new container of the same name.
       const names = new Set(records.keys());
+      // Likewise names whose registration still exists on GitHub (a runner that never ran a job
+      // outlives its container until it is deregistered): reusing one would meet a 409.
+      for (const runnerName of [...input.recentlyRemoved.keys(), ...runnersByName.keys()]) {
+        const name = ours(runnerName);
+        if (name) names.add(name);
+      }
       const subnets = new Set([...records.values()].map((r) => r.subnet));
       for (const job of queued) {
         if (free <= 0) break;

@@ -230,7 +230,12 @@ export class GitHubClient implements GitHubPort {
         id,
         // Our own limiter groups: octokit's defaults are shared by every client in the process.
         global: new Bottleneck.Group({ id: `${id}-global`, maxConcurrent: 10 }),
-        write: new Bottleneck.Group({ id: `${id}-write`, maxConcurrent: 1, minTime: opts.writeIntervalMs }),
+        // Writes one at a time, GITHUB_WRITE_INTERVAL apart; with no interval there is nothing to wait for.
+        write: new Bottleneck.Group({
+          id: `${id}-write`,
+          maxConcurrent: opts.writeIntervalMs > 0 ? 1 : null,
+          minTime: opts.writeIntervalMs,
+        }),
         onRateLimit: onLimit,
         onSecondaryRateLimit: onLimit,
         // `global`/`write` group overrides are honoured by the plugin but missing from its types.
@@ -471,7 +476,12 @@ export class GitHubClient implements GitHubPort {
       if (!Array.isArray(jobs)) throw badResponse("job list is not a list");
       return (jobs as unknown[])
         .map(parseJob)
-        .filter((j) => j.status === "queued" || j.status === "in_progress");
+        .filter(
+          (j) =>
+            j.status === "queued" ||
+            j.status === "in_progress" ||
+            (j.status === "completed" && j.runnerName !== null),
+        );
     });
     return { startedAt, jobs: jobLists.flat(), runners: await runnersPromise };
   }
