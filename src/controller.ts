@@ -327,12 +327,14 @@ export class Controller {
       claims.set(key, release);
       this.#inFlight.set(key, gate);
     }
-    const planned = clock.now();
-    if (changed) await this.#persist();
+    // Intent before effect: every effect waits until the plan is on disk — except that a create
+    // registers its runner meanwhile (a registration a crash orphans is offline and is swept as a
+    // ghost); it starts nothing on the backend before its record is durable.
+    const durable = changed ? this.#persist() : Promise.resolve();
+    durable.catch(() => {});
     this.#log.debug("round", {
       observeMs: now - roundStart,
-      planMs: planned - now,
-      persistMs: clock.now() - planned,
+      planMs: clock.now() - now,
       effects: effects.length,
       inFlight: this.#inFlight.size,
     });
@@ -342,7 +344,8 @@ export class Controller {
       if (launched.has(key)) continue;
       launched.add(key);
       const release = claims.get(key)!;
-      const p = this.#apply(e)
+      const run = e.kind === "create" ? this.#create(e.name, durable) : durable.then(() => this.#apply(e));
+      const p = run
         .catch((err: unknown) => {
           this.#log.error("action failed", { action: e.kind, key, error: describeError(err) });
         })
@@ -408,7 +411,7 @@ export class Controller {
   async #apply(e: Effect): Promise<void> {
     switch (e.kind) {
       case "create":
-        return this.#create(e.name);
+        return this.#create(e.name, Promise.resolve());
       case "reap":
         return this.#reap(e.name, e.reason);
       case "destroy":
@@ -430,7 +433,7 @@ export class Controller {
     return next;
   }
 
-  async #create(name: string): Promise<void> {
+  async #create(name: string, durable: Promise<void>): Promise<void> {
     const abort = new AbortController();
     this.#aborts.set(name, abort);
     const release = await this.#createSlots.acquire();
@@ -460,6 +463,7 @@ export class Controller {
           labels: config.runnerLabels,
         };
       }
+      await durable;
       const signal = AbortSignal.any([
         abort.signal,
         this.#shutdown.signal,
