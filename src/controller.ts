@@ -23,6 +23,7 @@ import type {
 } from "./domain/types.js";
 import type { Backend, GitHubPort, RunnerSecret } from "./ports.js";
 import type { StateStore } from "./state/store.js";
+import { redactor } from "./util/redact.js";
 import { Semaphore } from "./util/semaphore.js";
 
 export type ControllerEvent =
@@ -337,6 +338,8 @@ export class Controller {
       planMs: clock.now() - now,
       effects: effects.length,
       inFlight: this.#inFlight.size,
+      viewAgeMs: view ? now - view.startedAt : null,
+      fresh,
     });
     const launched = new Set<string>();
     for (const e of effects) {
@@ -438,6 +441,7 @@ export class Controller {
     this.#aborts.set(name, abort);
     const release = await this.#createSlots.acquire();
     const { config, github, backend, clock } = this.#d;
+    let secret: RunnerSecret | undefined;
     try {
       const rec = this.#records.get(name);
       if (!rec || rec.phase !== "creating" || abort.signal.aborted) return;
@@ -447,7 +451,6 @@ export class Controller {
         job: rec.triggerJobId,
         subnet: subnet(rec.subnet).cidr,
       });
-      let secret: RunnerSecret;
       if (config.registration === "jit") {
         const jit = await github.createJitRunner(rec.runnerName, config.runnerLabels);
         this.#update(name, (r) => ({ ...r, runnerId: jit.runnerId, registeredAt: clock.now() }));
@@ -506,6 +509,8 @@ export class Controller {
         await this.#destroy(name, "create-failed");
       }
     } finally {
+      // The runner has its config now (or never will): it no longer needs guarding in our logs.
+      if (secret?.kind === "jit") redactor.remove(secret.encodedJitConfig);
       this.#aborts.delete(name);
       release();
     }

@@ -281,8 +281,14 @@ export function plan(input: PlanInput): Plan {
       // their runner, and must not be read as news about a new container of the same name.
       const names = new Set(records.keys());
       // Likewise names whose registration still exists on GitHub (a runner that never ran a job
-      // outlives its container until it is deregistered): reusing one would meet a 409.
-      for (const runnerName of [...input.recentlyRemoved.keys(), ...runnersByName.keys()]) {
+      // outlives its container until it is deregistered): reusing one would meet a 409. And names
+      // the view shows running or having run a job: that must not be read as the new container's.
+      const mentioned = [
+        ...input.recentlyRemoved.keys(),
+        ...runnersByName.keys(),
+        ...github.jobs.map((j) => j.runnerName ?? ""),
+      ];
+      for (const runnerName of mentioned) {
         const name = ours(runnerName);
         if (name) names.add(name);
       }

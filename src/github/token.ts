@@ -71,7 +71,7 @@ export class TokenFile {
     if (this.#token && token !== this.#token) {
       this.#log?.info("token file changed; using the new token", { path: this.path });
     }
-    redactor.add(token);
+    redactor.add(token, { pin: true });
     this.#token = token;
     this.#stamp = stamp;
     return token;

@@ -2,30 +2,47 @@
  * Secret redaction. Every secret the process learns (token file contents, JIT configs,
  * registration tokens) is registered here; the logger and the error paths scrub them from any
  * text before it leaves the process.
+ *
+ * The token is pinned for the life of the process. Per-runner secrets are kept while in use (a
+ * JIT config is removed once its runner has it) and, as a bound, only the most recent ones:
+ * a daemon serving thousands of jobs must not grow, or slow down every log line, with them.
  */
 const MIN_SECRET_LENGTH = 6;
+const MAX_TRANSIENT = 256;
 
 export class Redactor {
-  readonly #secrets = new Set<string>();
+  readonly #pinned = new Set<string>();
+  readonly #transient = new Set<string>();
 
-  add(secret: string | undefined | null): void {
+  /** Register a secret; `pin` keeps it for good (the GitHub token). */
+  add(secret: string | undefined | null, opts: { pin?: boolean } = {}): void {
     if (!secret) return;
     const s = secret.trim();
-    if (s.length >= MIN_SECRET_LENGTH) this.#secrets.add(s);
+    if (s.length < MIN_SECRET_LENGTH) return;
+    if (opts.pin) {
+      this.#pinned.add(s);
+      return;
+    }
+    this.#transient.delete(s);
+    this.#transient.add(s);
+    if (this.#transient.size > MAX_TRANSIENT) {
+      const oldest = this.#transient.values().next().value;
+      if (oldest !== undefined) this.#transient.delete(oldest);
+    }
   }
 
   remove(secret: string): void {
-    this.#secrets.delete(secret.trim());
+    this.#transient.delete(secret.trim());
   }
 
   get size(): number {
-    return this.#secrets.size;
+    return this.#pinned.size + this.#transient.size;
   }
 
   scrub(text: string): string {
     let out = text;
-    for (const s of this.#secrets) {
-      if (out.includes(s)) out = out.split(s).join("[REDACTED]");
+    for (const set of [this.#pinned, this.#transient]) {
+      for (const s of set) if (out.includes(s)) out = out.split(s).join("[REDACTED]");
     }
     // GitHub token shapes, in case one reaches us that was never registered.
     return out.replace(/\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b/g, "[REDACTED]");
