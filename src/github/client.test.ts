@@ -277,6 +277,27 @@ describe("runners", () => {
     expect(await c.deleteRunner({ runnerId: busy.id, runnerName: busy.name })).toBe("busy");
   });
 
+  it("spaces mutating requests GITHUB_WRITE_INTERVAL apart, across JIT POSTs and deletions alike", async () => {
+    const c = client({ writeIntervalMs: 200 });
+    const a = sim.model.registerRunner("host-j0000008", ["nix"]);
+    if (a === "exists") throw new Error();
+    const started = Date.now();
+    await Promise.all([
+      c.createJitRunner("host-j0000009", ["nix"]),
+      c.deleteRunner({ runnerId: a.id, runnerName: a.name }),
+      c.createJitRunner("host-j0000010", ["nix"]),
+      c.createRegistrationToken(),
+      c.listRunners(), // reads are not spaced
+    ]);
+    const writes = sim.requests.filter((r) => r.method !== "GET").map((r) => r.at);
+    expect(writes.length).toBe(4);
+    // Logged when answered, so a little jitter; unspaced writes land within a few ms of each other.
+    for (let i = 1; i < writes.length; i++) expect(writes[i]! - writes[i - 1]!).toBeGreaterThanOrEqual(150);
+    expect(writes.at(-1)! - started).toBeGreaterThanOrEqual(600);
+    const read = sim.requests.find((r) => r.method === "GET")!;
+    expect(read.at - started).toBeLessThan(150);
+  });
+
   it("creates registration tokens and knows the web URL runners register against", async () => {
     const c = client();
     const t = await c.createRegistrationToken();

@@ -177,19 +177,23 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 }
 
 export class GitHubClient implements GitHubPort {
-  /** Mutations and lookups: throttled (write spacing, concurrency) and retried by octokit's plugins. */
+  /** Deletions, lookups and registration tokens: throttled and retried by octokit's plugins. */
   readonly #rest: ControllerOctokit;
   /**
-   * Polling GETs: octokit with pagination and our hooks only. Measured here, the throttling and
-   * retry plugins add ~14 ms of scheduling latency to every request (1.7 ms → 16 ms against the
-   * simulator); a poll makes dozens of conditional GETs, a failed poll is retried by the next one,
-   * and rate limits are enforced for both clients by the gate below.
+   * Polling GETs and the JIT POST: octokit with pagination and our hooks only. Measured here, the
+   * throttling and retry plugins add ~20 ms of scheduling latency to every request (1.1 ms →
+   * 23 ms for a JIT POST against the simulator). A poll makes dozens of conditional GETs and a
+   * failed poll is retried by the next one; the JIT POST sits between a queued job and its
+   * container and retries itself (createJitRunner). Rate limits and write spacing are enforced
+   * for both clients by the hooks below.
    */
   readonly #poll: PollingOctokit;
   readonly #opts: GitHubClientOptions;
   readonly #cache = new EtagCache();
   readonly #log: Logger;
   #blockedUntil: number | null = null;
+  /** Earliest start of the next mutating request (GITHUB_WRITE_INTERVAL spacing, both clients). */
+  #nextWriteAt = 0;
   #health: {
     lastSuccessAt: number | null;
     lastError: GitHubHealth["lastError"];
@@ -230,12 +234,8 @@ export class GitHubClient implements GitHubPort {
         id,
         // Our own limiter groups: octokit's defaults are shared by every client in the process.
         global: new Bottleneck.Group({ id: `${id}-global`, maxConcurrent: 10 }),
-        // Writes one at a time, GITHUB_WRITE_INTERVAL apart; with no interval there is nothing to wait for.
-        write: new Bottleneck.Group({
-          id: `${id}-write`,
-          maxConcurrent: opts.writeIntervalMs > 0 ? 1 : null,
-          minTime: opts.writeIntervalMs,
-        }),
+        // Write spacing is ours (#spaceWrite), shared with the polling client's JIT POSTs.
+        write: new Bottleneck.Group({ id: `${id}-write`, maxConcurrent: null, minTime: 0 }),
         onRateLimit: onLimit,
         onSecondaryRateLimit: onLimit,
         // `global`/`write` group overrides are honoured by the plugin but missing from its types.
@@ -261,6 +261,8 @@ export class GitHubClient implements GitHubPort {
     });
 
     o.hook.wrap("request", async (request, options) => {
+      const method = String(options.method ?? "GET").toUpperCase();
+      if (method !== "GET" && method !== "HEAD") await this.#spaceWrite();
       const now = opts.clock.now();
       if (this.#blockedUntil !== null && now < this.#blockedUntil) {
         throw new ControllerError(
@@ -336,6 +338,20 @@ export class GitHubClient implements GitHubPort {
 
   stats(): GitHubStats {
     return { ...this.#stats };
+  }
+
+  /**
+   * Mutating requests start GITHUB_WRITE_INTERVAL apart, in the order they asked (GitHub's advice
+   * against secondary rate limits: at least a second between them). Each caller reserves the next
+   * free start time, so concurrent writers queue up instead of bunching.
+   */
+  async #spaceWrite(): Promise<void> {
+    const interval = this.#opts.writeIntervalMs;
+    if (interval <= 0) return;
+    const now = this.#opts.clock.now();
+    const at = Math.max(now, this.#nextWriteAt);
+    this.#nextWriteAt = at + interval;
+    if (at > now) await this.#opts.clock.sleep(at - now);
   }
 
   #block(ms: number, what: string): void {
@@ -507,14 +523,14 @@ export class GitHubClient implements GitHubPort {
     name: string,
     labels: readonly string[],
   ): Promise<{ runnerId: number; encodedJitConfig: string }> {
-    const res = await this.#rest.request("POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig", {
+    // The lean client: no plugin retries (a blind replay after a server-side success answers 409;
+    // createJitRunner decides what to repeat) and no plugin scheduling latency.
+    const res = await this.#poll.request("POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig", {
       ...this.#repoParams,
       name,
       runner_group_id: 1,
       labels: [...labels],
       work_folder: "_work",
-      // Never replay this POST blindly: a replay after a server-side success answers 409.
-      request: { retries: 0 },
     });
     const data = res.data as { runner?: { id?: unknown }; encoded_jit_config?: unknown };
     const runnerId = asNumber(data.runner?.id);
