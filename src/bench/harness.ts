@@ -24,6 +24,11 @@ export interface DaemonProcess {
   readonly url: Promise<string>;
   /** Resident set size in bytes, from /proc. */
   rss(): number;
+  /**
+   * Its anonymous (private) part: RSS minus the file-backed pages, most of them Node's own
+   * executable (~40 MB of code and ICU data, shared with every Node process on the host).
+   */
+  rssAnon(): number;
   /** User + system CPU seconds so far. */
   cpuSeconds(): number;
   stop(): Promise<void>;
@@ -31,8 +36,10 @@ export interface DaemonProcess {
 
 const CLK_TCK = 100;
 
-export function procRss(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+/** VmRSS of a process in bytes, or with `anonOnly` its private anonymous part (RssAnon). */
+export function procRss(pid: number, anonOnly = false): number {
+  const field = anonOnly ? "RssAnon" : "VmRSS";
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) * 1024 : 0;
 }
 
@@ -89,6 +96,7 @@ export function startDaemon(env: Record<string, string>): DaemonProcess {
     events,
     url,
     rss: () => procRss(child.pid!),
+    rssAnon: () => procRss(child.pid!, true),
     cpuSeconds: () => procCpuSeconds(child.pid!),
     stop: async () => {
       child.kill("SIGTERM");
