@@ -24,6 +24,8 @@ export interface GitHubStats {
   readonly requests: number;
   readonly notModified: number;
   readonly errors: number;
+  /** Responses kept for conditional requests. */
+  readonly cached: number;
 }
 
 export interface GitHubPort {

@@ -118,6 +118,18 @@ describe("observe", () => {
     expect((await c.observe()).jobs.length).toBe(3);
   });
 
+  it("forgets the cached job list of a run that no status list shows any more", async () => {
+    const a = sim.queueRun({ jobs: [{ labels: ["nix"] }] });
+    sim.queueRun({ jobs: [{ labels: ["nix"] }] });
+    const c = client();
+    await c.observe();
+    const withTwo = c.stats().cached;
+    sim.model.cancelRun(a.id);
+    await c.observe();
+    expect(c.stats().cached).toBe(withTwo - 1);
+    expect((await c.observe()).jobs.length).toBe(1);
+  });
+
   it("can be told not to send conditional requests (for measuring what they save)", async () => {
     sim.queueRun({ jobs: [{ labels: ["nix"] }] });
     const c = client({ conditional: false });

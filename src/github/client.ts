@@ -24,6 +24,9 @@ export const API_VERSION = "2022-11-28";
 /** Run statuses that can hold a queued job. A run with a finished job and a queued `needs:` job is in_progress. */
 export const RUN_STATUSES = ["queued", "in_progress", "waiting", "pending", "requested"] as const;
 
+/** The run id in a cache key for a run's job list. */
+const JOBS_URL = /\/actions\/runs\/(\d+)\/jobs(?:\?|$)/;
+
 const ControllerOctokit = Octokit.plugin(throttling, retry, paginateRest);
 type ControllerOctokit = InstanceType<typeof ControllerOctokit>;
 const PollingOctokit = Octokit.plugin(paginateRest);
@@ -337,7 +340,7 @@ export class GitHubClient implements GitHubPort {
   }
 
   stats(): GitHubStats {
-    return { ...this.#stats };
+    return { ...this.#stats, cached: this.#cache.size };
   }
 
   /**
@@ -484,6 +487,12 @@ export class GitHubClient implements GitHubPort {
         runIds.add(id);
       }
     }
+    // A run no status list shows any more has no queued job; its cached job list is dead weight
+    // (a re-run lists it again and starts a new entry).
+    this.#cache.retain((key) => {
+      const m = JOBS_URL.exec(key);
+      return m === null || runIds.has(Number(m[1]));
+    });
     const jobLists = await mapLimit([...runIds], this.#opts.listConcurrency ?? 10, async (runId) => {
       const jobs = await this.#paginate("GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs", {
         run_id: runId,

@@ -38,6 +38,11 @@ export class EtagCache {
     }
   }
 
+  /** Drop every entry whose key `keep` rejects. */
+  retain(keep: (key: string) => boolean): void {
+    for (const key of this.#entries.keys()) if (!keep(key)) this.#entries.delete(key);
+  }
+
   get size(): number {
     return this.#entries.size;
   }
