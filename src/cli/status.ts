@@ -6,6 +6,7 @@
  * Exit codes: 0 daemon reachable and healthy, GitHub side read (or not configured) · 1 daemon
  * unhealthy, or the GitHub side could not be read · 3 daemon not reachable.
  */
+import { existsSync } from "node:fs";
 import type { StatusReport } from "../app.js";
 import type { StatusSettings } from "../config.js";
 import { runnerNameMatcher } from "../domain/naming.js";
@@ -45,6 +46,8 @@ type GitHubSide =
 
 interface StateSide {
   readonly path: string;
+  /** False when there is no state file (no daemon has run with this STATE_DIR). */
+  readonly exists: boolean;
   readonly containers: readonly { name: string; phase: string; runner_name: string; job_id: number | null }[];
   readonly error: string | null;
 }
@@ -67,6 +70,7 @@ function stateSide(stateDir: string): StateSide {
     const st = readStateSync(stateDir);
     return {
       path,
+      exists: existsSync(path),
       containers: st.containers.map((r) => ({
         name: r.name,
         phase: r.phase,
@@ -77,7 +81,12 @@ function stateSide(stateDir: string): StateSide {
     };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return { path, containers: [], error: code ? `cannot read ${path} (${code})` : describeError(e) };
+    return {
+      path,
+      exists: true,
+      containers: [],
+      error: code ? `cannot read ${path} (${code})` : describeError(e),
+    };
   }
 }
 
@@ -194,6 +203,12 @@ function printDaemon(d: DaemonStatus, out: (l: string) => void): void {
 function printState(st: StateSide, out: (l: string) => void): void {
   if (st.error) {
     out(`state       ${st.error}; containers unknown`);
+    return;
+  }
+  if (!st.exists) {
+    out(
+      `state       no state file at ${st.path}: no daemon has run with this STATE_DIR (is it the daemon's?)`,
+    );
     return;
   }
   out(`state       ${st.containers.length} container(s) recorded in ${st.path}`);

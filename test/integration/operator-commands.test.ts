@@ -154,6 +154,12 @@ describe("runner-status", () => {
     const c = await runCli(BIN.status, [], await cliEnv(portOf(daemon), { HTTP_PORT: "eighty" }));
     expect(c.code).toBe(2);
     expect(c.stderr).toMatch(/HTTP_PORT="eighty" is not a whole number/);
+
+    // Daemon down and a STATE_DIR no daemon has used: said plainly, not "0 containers".
+    const elsewhere = join(world.dir, "unused-state");
+    const d = await runCli(BIN.status, [], await cliEnv(null, { STATE_DIR: elsewhere }));
+    expect(d.code).toBe(3);
+    expect(d.stdout).toMatch(/^state +no state file at .*unused-state\/state\.json: no daemon has run/m);
   });
 });
 
