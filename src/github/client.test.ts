@@ -193,6 +193,47 @@ describe("rate limits", () => {
     await new Promise((r) => setTimeout(r, 1100));
     expect(await code(c.listRunners())).toBe("no error");
   });
+
+  it("a secondary limit that says no wait: nothing for a minute, longer if it repeats; a permission 403 is no limit", async () => {
+    sim.addFault({
+      path: "/actions/runners$",
+      status: 403,
+      times: 1,
+      body: JSON.stringify({ message: "Resource not accessible by integration" }),
+    });
+    let shift = 0;
+    const clock = { now: () => Date.now() + shift, sleep: systemClock.sleep };
+    const c = client({ clock });
+    expect(await code(c.listRunners())).toBe("RC_GITHUB_REQUEST_FAILED");
+    expect(c.health().blockedUntil).toBeNull();
+
+    sim.addFault({
+      path: "/actions/runners$",
+      status: 403,
+      times: 1,
+      body: JSON.stringify({
+        message: "You have exceeded a secondary rate limit. Please wait a few minutes.",
+      }),
+    });
+    const limited = async (): Promise<number> => {
+      const before = clock.now();
+      expect(await code(c.listRunners())).toBe("RC_GITHUB_RATE_LIMITED");
+      const sent = sim.stats.total;
+      expect(await code(c.createJitRunner("host-j0000011", ["nix"]))).toBe("RC_GITHUB_RATE_LIMITED");
+      expect(sim.stats.total).toBe(sent);
+      return c.health().blockedUntil! - before;
+    };
+    const first = await limited();
+    expect(first).toBeGreaterThanOrEqual(60_000);
+    expect(first).toBeLessThan(62_000);
+
+    // The minute passes (a clock moved on), and the limit answers again: twice as long.
+    shift += first;
+    sim.addFault({ path: "/actions/runners$", status: 429, times: 1, body: "{}" });
+    const second = await limited();
+    expect(second).toBeGreaterThanOrEqual(120_000);
+    expect(second).toBeLessThan(122_000);
+  });
 });
 
 describe("the token", () => {
@@ -290,7 +331,7 @@ describe("runners", () => {
   });
 
   it("spaces mutating requests GITHUB_WRITE_INTERVAL apart, across JIT POSTs and deletions alike", async () => {
-    const c = client({ writeIntervalMs: 200 });
+    const c = client({ writeIntervalMs: 300 });
     const a = sim.model.registerRunner("host-j0000008", ["nix"]);
     if (a === "exists") throw new Error();
     const started = Date.now();
@@ -303,11 +344,11 @@ describe("runners", () => {
     ]);
     const writes = sim.requests.filter((r) => r.method !== "GET").map((r) => r.at);
     expect(writes.length).toBe(4);
-    // Logged when answered, so a little jitter; unspaced writes land within a few ms of each other.
-    for (let i = 1; i < writes.length; i++) expect(writes[i]! - writes[i - 1]!).toBeGreaterThanOrEqual(150);
-    expect(writes.at(-1)! - started).toBeGreaterThanOrEqual(600);
+    // Logged when answered, so some jitter under load; unspaced writes land within a few ms of each other.
+    for (let i = 1; i < writes.length; i++) expect(writes[i]! - writes[i - 1]!).toBeGreaterThanOrEqual(200);
+    expect(writes.at(-1)! - started).toBeGreaterThanOrEqual(900);
     const read = sim.requests.find((r) => r.method === "GET")!;
-    expect(read.at - started).toBeLessThan(150);
+    expect(read.at - started).toBeLessThan(280);
   });
 
   it("creates registration tokens and knows the web URL runners register against", async () => {

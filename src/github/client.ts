@@ -197,6 +197,8 @@ export class GitHubClient implements GitHubPort {
   #blockedUntil: number | null = null;
   /** Earliest start of the next mutating request (GITHUB_WRITE_INTERVAL spacing, both clients). */
   #nextWriteAt = 0;
+  /** Secondary limits without retry-after in a row (each doubles the wait). */
+  #secondaryStrikes = 0;
   #health: {
     lastSuccessAt: number | null;
     lastError: GitHubHealth["lastError"];
@@ -317,7 +319,10 @@ export class GitHubClient implements GitHubPort {
           };
         }
         this.#stats.errors++;
-        if (isRequestError(e)) this.#observeHeaders(e.response?.headers ?? {});
+        if (isRequestError(e)) {
+          this.#observeHeaders(e.response?.headers ?? {});
+          this.#secondaryLimit(e);
+        }
         throw this.#failed(e);
       }
     });
@@ -357,6 +362,22 @@ export class GitHubClient implements GitHubPort {
     if (at > now) await this.#opts.clock.sleep(at - now);
   }
 
+  /**
+   * A 403 or 429 about a rate limit that says neither how long to wait (retry-after) nor that the
+   * primary limit is spent: a secondary limit. GitHub asks for at least a minute, then exponential
+   * back-off while it repeats; carrying on can get the token banned. A 403 that is not about a rate
+   * limit (missing permission) is an ordinary error.
+   */
+  #secondaryLimit(e: RequestErrorLike): void {
+    if (e.status !== 403 && e.status !== 429) return;
+    if (this.#blockedUntil !== null && this.#blockedUntil > this.#opts.clock.now()) return; // headers said
+    const data = e.response?.data;
+    const text = `${e.message} ${typeof data === "string" ? data : JSON.stringify(data ?? "")}`;
+    if (e.status === 403 && !/rate limit/i.test(text)) return;
+    this.#secondaryStrikes = Math.min(this.#secondaryStrikes + 1, 5);
+    this.#block(60_000 * 2 ** (this.#secondaryStrikes - 1), "secondary rate limit (no retry-after)");
+  }
+
   #block(ms: number, what: string): void {
     const until = this.#opts.clock.now() + Math.max(1000, ms);
     if (this.#blockedUntil === null || until > this.#blockedUntil) {
@@ -392,6 +413,7 @@ export class GitHubClient implements GitHubPort {
     this.#health.lastSuccessAt = this.#opts.clock.now();
     this.#health.consecutiveFailures = 0;
     this.#health.unauthorized = false;
+    this.#secondaryStrikes = 0;
     if (this.#blockedUntil !== null && this.#opts.clock.now() >= this.#blockedUntil)
       this.#blockedUntil = null;
   }
