@@ -347,8 +347,7 @@ export class Controller {
       if (launched.has(key)) continue;
       launched.add(key);
       const release = claims.get(key)!;
-      const run = e.kind === "create" ? this.#create(e.name, durable) : durable.then(() => this.#apply(e));
-      const p = run
+      const p = this.#apply(e, durable)
         .catch((err: unknown) => {
           this.#log.error("action failed", { action: e.kind, key, error: describeError(err) });
         })
@@ -411,10 +410,11 @@ export class Controller {
     }
   }
 
-  async #apply(e: Effect): Promise<void> {
+  /** Carry out one effect once its intent is `durable` (a create does its registration before). */
+  async #apply(e: Effect, durable: Promise<void>): Promise<void> {
+    if (e.kind === "create") return this.#create(e.name, durable);
+    await durable;
     switch (e.kind) {
-      case "create":
-        return this.#create(e.name, Promise.resolve());
       case "reap":
         return this.#reap(e.name, e.reason);
       case "destroy":
