@@ -194,6 +194,24 @@ describe("rate limits", () => {
     expect(await code(c.listRunners())).toBe("no error");
   });
 
+  it("pauses the throttled client too: a rate-limited deletion stops every request", async () => {
+    const a = sim.model.registerRunner("host-j0000012", ["nix"]);
+    if (a === "exists") throw new Error();
+    sim.addFault({
+      method: "DELETE",
+      status: 429,
+      times: 1,
+      headers: { "retry-after": "30" },
+      body: JSON.stringify({ message: "You have exceeded a secondary rate limit." }),
+    });
+    const c = client();
+    expect(await code(c.deleteRunner({ runnerId: a.id, runnerName: a.name }))).toBe("RC_GITHUB_RATE_LIMITED");
+    const sent = sim.stats.total;
+    expect(await code(c.observe())).toBe("RC_GITHUB_RATE_LIMITED");
+    expect(sim.stats.total).toBe(sent);
+    expect(c.health().blockedUntil! - Date.now()).toBeGreaterThan(25_000);
+  });
+
   it("a secondary limit that says no wait: nothing for a minute, longer if it repeats; a permission 403 is no limit", async () => {
     sim.addFault({
       path: "/actions/runners$",

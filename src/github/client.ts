@@ -217,10 +217,9 @@ export class GitHubClient implements GitHubPort {
       if (init?.signal) signals.push(init.signal);
       return fetch(input, { ...init, signal: AbortSignal.any(signals) });
     };
-    const onLimit = (retryAfter: number, options: { method?: string; url?: string }): boolean => {
-      this.#block(retryAfter * 1000, `${options.method ?? ""} ${options.url ?? ""}`);
-      return false;
-    };
+    // The plugin insists on these callbacks. The pause itself is ours (the request hook below reads
+    // the same answer for both clients: #observeHeaders, #secondaryLimit); the plugin never retries.
+    const onLimit = (): boolean => false;
     const common = {
       baseUrl: opts.apiUrl,
       userAgent: "runner-controller",
