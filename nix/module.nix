@@ -364,9 +364,9 @@ in
       wants = [ "network-online.target" ];
       after = [ "network-online.target" ];
       path = toolPath;
-      # One malloc arena: a daemon that mostly waits does not need per-thread arenas, and they
-      # cost resident memory (measured: peak RSS 135 → 85 MB in the burst benchmark, with the
-      # --optimize-for-size the executable passes to Node).
+      # Two malloc arenas: a daemon that mostly waits does not need one per thread, and they cost
+      # resident memory (together with the --optimize-for-size the executable passes to Node, the
+      # burst benchmark's peak RSS went from 161 to ~90 MB; see README "Performance").
       environment = { MALLOC_ARENA_MAX = "2"; } // environment;
       serviceConfig = {
         ExecStart = "${cfg.package}/bin/runner-controller serve";

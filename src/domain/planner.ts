@@ -277,12 +277,11 @@ export function plan(input: PlanInput): Plan {
     // 4e. New containers for queued jobs nobody is matched to, within MAX_CONCURRENT.
     if (now >= input.createBlockedUntil) {
       let free = config.maxConcurrent - records.size;
-      // Names of containers removed since the latest view stay taken: that view may still show
-      // their runner, and must not be read as news about a new container of the same name.
+      // Taken: the names of our containers, and every name GitHub may still mention — containers
+      // removed since the latest view (it may still show their runner, which must not be read as
+      // news about a new container of the same name), registrations that outlived their container
+      // (reusing one would meet a 409), and runners the view shows running or having run a job.
       const names = new Set(records.keys());
-      // Likewise names whose registration still exists on GitHub (a runner that never ran a job
-      // outlives its container until it is deregistered): reusing one would meet a 409. And names
-      // the view shows running or having run a job: that must not be read as the new container's.
       const mentioned = [
         ...input.recentlyRemoved.keys(),
         ...runnersByName.keys(),
