@@ -143,6 +143,13 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
         text: `UNHEALTHY: GitHub rejects the token in ${config.tokenFile} (401); fix the file, it is re-read automatically`,
       };
     }
+    const unwritable = controller.stateProblem();
+    if (unwritable) {
+      return {
+        ok: false,
+        text: `UNHEALTHY: cannot save state in ${config.stateDir} (${unwritable.message}); running containers keep running, no new ones are created until it can be written again`,
+      };
+    }
     const err = controller.lastObserveError();
     if (err?.code === "RC_TOKEN_UNREADABLE") return { ok: false, text: `UNHEALTHY: ${err.message}` };
     if (h.blockedUntil !== null && h.blockedUntil > now) {

@@ -50,6 +50,8 @@ export interface ContainerRecord {
   readonly destroyAttempts: number;
   /** Do not retry a failed destroy before this time. */
   readonly retryAt: number;
+  /** Its registration was deleted before the teardown (a reap): nothing to deregister after it. */
+  readonly deregistered?: boolean;
 }
 
 /** A runner registration to delete later (it was busy, or the request failed). */

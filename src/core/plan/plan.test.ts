@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isContainerName, MAX_CONTAINER_NAME_LENGTH } from "./naming.js";
-import { plan, type Effect, type PlanInput, type PlannerConfig } from "./planner.js";
+import { isContainerName, MAX_CONTAINER_NAME_LENGTH } from "../../domain/naming.js";
+import { plan, type PlanEffect, type PlanInput, type PlannerConfig } from "./plan.js";
 import type {
   BackendState,
   ContainerRecord,
@@ -9,7 +9,7 @@ import type {
   ObservedJob,
   ObservedRunner,
   Phase,
-} from "./types.js";
+} from "../../domain/types.js";
 
 const config: PlannerConfig = {
   maxConcurrent: 3,
@@ -76,7 +76,7 @@ function input(
   };
 }
 
-const kinds = (effects: Effect[]): string[] =>
+const kinds = (effects: PlanEffect[]): string[] =>
   effects.map((e) => `${e.kind}:${"name" in e ? e.name : e.runnerName}`);
 
 describe("planner: creating containers", () => {
@@ -540,166 +540,6 @@ describe("planner properties", () => {
         for (const e of p.effects) if ("name" in e) expect(pi.inFlight.has(e.name)).toBe(false);
       }),
       { numRuns: 500 },
-    );
-  });
-});
-
-describe("planner over time (model-based)", () => {
-  it("serves every matching job exactly once, within the cap, with no surplus creations", () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 5 }),
-        fc.array(
-          fc.record({
-            at: fc.integer({ min: 0, max: 30 }),
-            foreign: fc.boolean(),
-            duration: fc.integer({ min: 1, max: 6 }),
-          }),
-          { minLength: 1, maxLength: 25 },
-        ),
-        fc.integer({ min: 0, max: 1000 }),
-        (max, arrivals, seed) => {
-          let rand = seed;
-          const rnd = (): number => (rand = (rand * 1103515245 + 12345) % 2147483648) / 2147483648;
-          const cfg = {
-            ...config,
-            maxConcurrent: max,
-            startupTimeoutMs: 1e9,
-            idleTimeoutMs: 1e9,
-            jobTimeoutMs: 1e9,
-          };
-          type WJob = {
-            id: number;
-            foreign: boolean;
-            status: "pending" | "queued" | "in_progress" | "completed";
-            runner: string | null;
-            left: number;
-            at: number;
-            served: number;
-          };
-          const jobs: WJob[] = arrivals.map((a, i) => ({
-            id: 1000 + i,
-            foreign: a.foreign,
-            status: "pending",
-            runner: null,
-            left: a.duration,
-            at: a.at,
-            served: 0,
-          }));
-          let records: ContainerRecord[] = [];
-          const procs = new Map<string, { online: boolean; job: WJob | null; done: boolean }>();
-          let created = 0;
-          const creating = new Map<string, number>();
-          const finished = new Map<string, { at: number; runnerName: string }>();
-          let lastView: GitHubView | null = null;
-          const removed = new Map<string, number>();
-          for (let t = 0; t < 200; t++) {
-            for (const j of jobs) if (j.status === "pending" && j.at <= t) j.status = "queued";
-            for (const [name, left] of creating) {
-              if (left > 0) {
-                creating.set(name, left - 1);
-                continue;
-              }
-              creating.delete(name);
-              procs.set(name, { online: false, job: null, done: false });
-              records = records.map((r) => (r.name === name ? { ...r, phase: "starting" } : r));
-            }
-            // Runners come online; idle online runners take any queued job they can (GitHub's broker).
-            for (const [name, p] of procs) {
-              if (p.done) continue;
-              if (!p.online && rnd() < 0.7) p.online = true;
-              if (p.online && !p.job) {
-                const q = jobs.find((j) => j.status === "queued" && !j.foreign);
-                if (q) {
-                  q.status = "in_progress";
-                  q.runner = `host-${name}`;
-                  q.served++;
-                  p.job = q;
-                }
-              } else if (p.job) {
-                p.job.left--;
-                if (p.job.left <= 0) {
-                  p.job.status = "completed";
-                  p.done = true;
-                }
-              }
-            }
-            const fresh: GitHubView = {
-              startedAt: t * 1000,
-              jobs: jobs
-                .filter(
-                  (j) =>
-                    j.status === "queued" ||
-                    j.status === "in_progress" ||
-                    (j.status === "completed" && j.runner !== null),
-                )
-                .map((j) =>
-                  job(j.id, {
-                    status: j.status,
-                    labels: j.foreign ? ["gpu"] : ["nix"],
-                    runnerName: j.runner,
-                    createdAt: j.id,
-                  }),
-                ),
-              runners: [...procs.entries()]
-                .filter(([, p]) => !p.done)
-                .map(([name, p], i) => ({
-                  id: i + 1,
-                  name: `host-${name}`,
-                  online: p.online,
-                  busy: p.job !== null,
-                  labels: [],
-                })),
-            };
-            const backend = new Map<string, BackendState>(
-              [...procs.entries()].map(([n, p]) => [n, p.done ? "stopped" : "running"]),
-            );
-            // Half the time the round reuses the previous look at GitHub, as early rounds do.
-            const reuse = lastView !== null && rnd() < 0.5;
-            const view = reuse ? lastView! : fresh;
-            if (!reuse) {
-              lastView = fresh;
-              for (const [n, f] of finished) if (f.at < fresh.startedAt) finished.delete(n);
-              for (const [n, at] of removed) if (at < fresh.startedAt) removed.delete(n);
-            }
-            const result = plan({
-              now: t * 1000,
-              config: cfg,
-              records,
-              deregistrations: [],
-              github: view,
-              backend,
-              inFlight: new Set(creating.keys()),
-              recentlyFinished: finished,
-              githubFresh: !reuse,
-              recentlyRemoved: removed,
-              createBlockedUntil: 0,
-            });
-            records = result.records;
-            expect(records.length).toBeLessThanOrEqual(max);
-            // Creates take a few steps (the record stays `creating`, in flight); destroys are immediate.
-            for (const e of result.effects) {
-              if (e.kind === "create") {
-                created++;
-                creating.set(e.name, Math.floor(rnd() * 4));
-              } else if (e.kind === "destroy" || e.kind === "reap") {
-                if (e.kind === "destroy" && e.reason === "finished") {
-                  finished.set(e.name, { at: t * 1000 + 500, runnerName: `host-${e.name}` });
-                }
-                removed.set(`host-${e.name}`, t * 1000 + 500);
-                records = records.filter((r) => r.name !== e.name);
-                procs.delete(e.name);
-              }
-            }
-          }
-          const matching = jobs.filter((j) => !j.foreign);
-          for (const j of matching) expect(j.served).toBe(1);
-          for (const j of jobs.filter((j) => j.foreign)) expect(j.served).toBe(0);
-          expect(created).toBe(matching.length);
-          expect(records).toEqual([]);
-        },
-      ),
-      { numRuns: 400 },
     );
   });
 });

@@ -11,10 +11,11 @@
  *   matched to; a busy container is attributed to the job it actually runs (job.runner_name).
  * - A job is demand when its status is `queued` and its labels are a subset of ours.
  */
-import { LabelMatcher } from "./labels.js";
-import { canTransition } from "./lifecycle.js";
-import { containerNameFor, isContainerName, runnerNameFor, runnerNameMatcher } from "./naming.js";
-import { allocateSubnet } from "./subnets.js";
+import { runnerKey } from "../model.js";
+import { LabelMatcher } from "../../domain/labels.js";
+import { canTransition } from "../../domain/lifecycle.js";
+import { containerNameFor, isContainerName, runnerNameFor, runnerNameMatcher } from "../../domain/naming.js";
+import { allocateSubnet } from "../../domain/subnets.js";
 import type {
   BackendState,
   ContainerRecord,
@@ -24,7 +25,7 @@ import type {
   ObservedRunner,
   PendingDeregistration,
   Phase,
-} from "./types.js";
+} from "../../domain/types.js";
 
 export interface PlannerConfig {
   readonly maxConcurrent: number;
@@ -63,7 +64,7 @@ export interface PlanInput {
   readonly createBlockedUntil: number;
 }
 
-export type Effect =
+export type PlanEffect =
   /** Register a runner and create + start the container (record already saved as `creating`). */
   | { readonly kind: "create"; readonly name: string }
   /** Deregister first; if the runner turned out busy keep it, else destroy. For containers not running a job. */
@@ -77,11 +78,7 @@ export type Effect =
 
 export interface Plan {
   readonly records: ContainerRecord[];
-  readonly effects: Effect[];
-}
-
-export function runnerKey(runnerName: string): string {
-  return `runner:${runnerName}`;
+  readonly effects: PlanEffect[];
 }
 
 function isLive(r: ContainerRecord): boolean {
@@ -104,7 +101,7 @@ function byAge(a: ObservedJob, b: ObservedJob): number {
 
 export function plan(input: PlanInput): Plan {
   const { now, config, inFlight, github, backend } = input;
-  const effects: Effect[] = [];
+  const effects: PlanEffect[] = [];
   const records = new Map<string, ContainerRecord>(input.records.map((r) => [r.name, r]));
   const idle = (r: ContainerRecord): boolean => !inFlight.has(r.name);
 

@@ -1,0 +1,194 @@
+/**
+ * The functional core's entry point: `decide(state, event, now)` → the new state, the effects to
+ * run and the notes to log. Every decision the controller makes is taken here or in the modules
+ * it calls; none of them does I/O or reads a clock.
+ */
+import type { ControllerState } from "../domain/types.js";
+import { advanceCleanup, cleanupListed, cleanupRunnersListed, startCleanup } from "./cleanup.js";
+import { Draft } from "./draft.js";
+import type { CoreConfig, CoreEvent, CoreState, Decision } from "./model.js";
+import { LIST_KEY, PERSIST_KEY, POLL_KEY, RUNNERS_KEY } from "./model.js";
+import { maybeStartRound, planRound } from "./round.js";
+import {
+  onCreated,
+  onCreateFailed,
+  onCreateStarted,
+  onDeregistered,
+  onDeregisterFailed,
+  onDestroyed,
+  onDestroyFailed,
+  onPersisted,
+  onPersistFailed,
+  onRunnerRegistered,
+} from "./results.js";
+
+/** The state right after loading what was saved: nothing under way, nothing seen yet. */
+export function initialState(saved: ControllerState): CoreState {
+  return {
+    records: new Map(saved.containers.map((r) => [r.name, r])),
+    deregistrations: new Map(saved.deregistrations.map((x) => [x.runnerName, x])),
+    inFlight: new Map(),
+    inFlightAtPollStart: [],
+    github: { view: null, ok: false, unread: false, inFlightAtPoll: [], nextPollAt: 0, lastError: null },
+    round: { wanted: false, inFlightAtList: [] },
+    recentlyFinished: new Map(),
+    recentlyRemoved: new Map(),
+    createBackoff: { failures: 0, blockedUntil: 0 },
+    unwritable: null,
+    cleanup: null,
+    mode: "loaded",
+    startedAt: 0,
+    cancelled: new Set(),
+    counters: {
+      created: 0,
+      createFailed: 0,
+      destroyed: 0,
+      destroyedByReason: {},
+      peakActive: saved.containers.length,
+      polls: 0,
+      pollFailures: 0,
+      orphansDestroyed: 0,
+      ghostsDeregistered: 0,
+    },
+  };
+}
+
+export function decide(state: CoreState, event: CoreEvent, now: number, config: CoreConfig): Decision {
+  const d = new Draft(state, now, config);
+  apply(d, event);
+  advanceCleanup(d);
+  if (d.mode === "running" && !d.cleanup) {
+    maybePoll(d);
+    maybeProbeState(d);
+    maybeStartRound(d);
+  }
+  return d.finish();
+}
+
+function apply(d: Draft, event: CoreEvent): void {
+  switch (event.type) {
+    case "start":
+      if (d.mode !== "loaded") return;
+      d.mode = "running";
+      d.startedAt = d.now;
+      d.github = { ...d.github, nextPollAt: d.now };
+      return;
+    case "tick":
+    case "wake":
+      d.wantRound();
+      return;
+    case "stop":
+      d.mode = "stopping";
+      return;
+    case "cleanup-requested":
+      startCleanup(d);
+      return;
+    case "github-observed": {
+      d.release(POLL_KEY);
+      const view = event.view;
+      d.github = {
+        ...d.github,
+        view,
+        ok: true,
+        unread: true,
+        inFlightAtPoll: d.inFlightAtPollStart,
+        lastError: null,
+      };
+      // Memories of recent finishes and removals only matter for views older than them.
+      for (const [name, f] of d.recentlyFinished) if (f.at < view.startedAt) d.recentlyFinished.delete(name);
+      for (const [name, at] of d.recentlyRemoved) if (at < view.startedAt) d.recentlyRemoved.delete(name);
+      d.counters.polls++;
+      d.note({ type: "observed", queued: view.jobs.filter((j) => j.status === "queued").length });
+      d.wantRound();
+      return;
+    }
+    case "github-failed": {
+      d.release(POLL_KEY);
+      const repeated = d.github.lastError?.code === event.code;
+      d.github = {
+        ...d.github,
+        ok: false,
+        lastError: { code: event.code, message: event.message, at: d.now },
+      };
+      d.counters.polls++;
+      d.counters.pollFailures++;
+      d.note({ type: "observe-failed", code: event.code, message: event.message, repeated });
+      d.wantRound();
+      return;
+    }
+    case "backend-listed":
+    case "backend-list-failed": {
+      d.release(LIST_KEY);
+      const listed = event.type === "backend-listed" ? event.containers : null;
+      const error = event.type === "backend-list-failed" ? event.message : null;
+      if (d.cleanup?.step === "listing") return cleanupListed(d, listed, error);
+      if (error !== null) d.note({ type: "backend-list-failed", message: error });
+      planRound(d, listed);
+      return;
+    }
+    case "runners-listed":
+    case "runners-list-failed":
+      d.release(RUNNERS_KEY);
+      cleanupRunnersListed(
+        d,
+        event.type === "runners-listed" ? event.runners : null,
+        event.type === "runners-list-failed" ? event.message : null,
+      );
+      return;
+    case "create-started":
+      return onCreateStarted(d, event.name);
+    case "runner-registered":
+      return onRunnerRegistered(d, event.name, event.runnerId);
+    case "created":
+      return onCreated(d, event.name);
+    case "create-failed":
+      return onCreateFailed(d, event.name, event.code, event.message);
+    case "destroyed":
+      return onDestroyed(d, event.name);
+    case "destroy-failed":
+      return onDestroyFailed(d, event.name, event.message);
+    case "deregistered":
+      return onDeregistered(d, event.runnerName, event.outcome);
+    case "deregister-failed":
+      return onDeregisterFailed(d, event.runnerName, event.message);
+    case "persisted":
+      return onPersisted(d);
+    case "persist-failed":
+      return onPersistFailed(d, event.code, event.message);
+  }
+}
+
+/** Look at GitHub every POLL_INTERVAL, measured from the start of one poll to the next. */
+function maybePoll(d: Draft): void {
+  if (d.isBusy(POLL_KEY) || d.now < d.github.nextPollAt) return;
+  d.inFlightAtPollStart = [...d.inFlight.keys()];
+  d.github = { ...d.github, nextPollAt: d.now + d.config.pollIntervalMs };
+  d.emit({ kind: "observe-github" });
+}
+
+/** While the state cannot be written, try again with back-off: creating resumes once it works. */
+function maybeProbeState(d: Draft): void {
+  const u = d.unwritable;
+  if (u && d.now >= u.retryAt && !d.isBusy(PERSIST_KEY)) d.emit({ kind: "persist", probe: true });
+}
+
+/**
+ * When the loop should wake next with a `tick` (null: only events wake it): the next poll, and
+ * every deadline a round acts on — retries, back-offs, timeouts.
+ */
+export function nextWakeAt(state: CoreState, now: number, config: CoreConfig): number | null {
+  if (state.mode !== "running") return null;
+  const times: number[] = [state.github.nextPollAt];
+  if (state.createBackoff.blockedUntil > now) times.push(state.createBackoff.blockedUntil);
+  if (state.unwritable) times.push(state.unwritable.retryAt);
+  for (const x of state.deregistrations.values()) times.push(x.retryAt);
+  for (const r of state.records.values()) {
+    if (r.phase === "destroying") times.push(r.retryAt);
+    if (r.phase === "creating" || r.phase === "starting")
+      times.push(r.createdAt + config.startupTimeoutMs + 1);
+    if (r.busySince !== null) times.push(r.busySince + config.jobTimeoutMs + 1);
+    if (r.surplusSince !== null) times.push(r.surplusSince + config.idleTimeoutMs);
+  }
+  const future = times.filter((t) => t > now);
+  return future.length > 0 ? Math.min(...future) : null;
+}
