@@ -24,10 +24,16 @@ export interface Kind<T> {
   parse(raw: string, dflt: string | undefined): T | Problem;
 }
 
+/** " (N days)" for a whole number of days of at least two, else nothing. */
+function inDays(secs: number): string {
+  const days = secs / 86400;
+  return Number.isInteger(days) && days >= 2 ? ` (${days} days)` : "";
+}
+
 /** A decimal number of seconds from `min` to `max`, in milliseconds. */
 export function seconds(min: number, max: number): Kind<number> {
   return {
-    values: `seconds, ${min} to ${max} (decimals allowed)`,
+    values: `seconds, ${min} to ${max}${inDays(max)} (decimals allowed)`,
     parse(raw, dflt) {
       const s = raw.trim();
       if (!/^\d+(\.\d+)?$/.test(s)) {
@@ -115,7 +121,7 @@ export const repository: Kind<{ readonly owner: string; readonly name: string; r
 
 /** A file system path; a relative one is taken from the working directory. */
 export const filePath: Kind<string> = {
-  values: "path",
+  values: "file system path (a relative one is taken from the working directory)",
   parse(raw) {
     const s = raw.trim();
     if (!s || /[\0\n\r]/.test(s)) return new Problem("is not a usable path", "give a file system path");
