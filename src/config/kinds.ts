@@ -33,7 +33,7 @@ function inDays(secs: number): string {
 /** A decimal number of seconds from `min` to `max`, in milliseconds. */
 export function seconds(min: number, max: number): Kind<number> {
   return {
-    values: `seconds, ${min} to ${max}${inDays(max)} (decimals allowed)`,
+    values: `seconds (decimals allowed), ${min} to ${max}${inDays(max)}`,
     parse(raw, dflt) {
       const s = raw.trim();
       if (!/^\d+(\.\d+)?$/.test(s)) {
