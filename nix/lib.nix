@@ -3,7 +3,7 @@
 # and npm lock file handling for the package.
 #
 # Builtins only, no nixpkgs: CI evaluates this file with plain `nix-instantiate --eval`, and a
-# test compares it with src/config.ts (same defaults, and the daemon accepts what toEnv makes).
+# test compares it with src/config/schema.ts (same defaults, and the daemon accepts what toEnv makes).
 let
   inherit (builtins)
     all
@@ -29,7 +29,7 @@ let
   inRange = lo: hi: v: v >= lo && v <= hi;
 in
 rec {
-  # The daemon's defaults (src/config.ts); the module's option defaults are taken from here.
+  # The daemon's defaults (src/config/schema.ts); the module's option defaults are taken from here.
   defaults = {
     maxConcurrent = 7;
     pollInterval = 10;

@@ -9,7 +9,7 @@ export async function serve(config: Config): Promise<number> {
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
   // The host tools the nixos-container backend needs must be on PATH (the token file and
   // RUNNER_COMMAND are checked by app.start(), also before anything starts).
-  checkNixosContainer(config, process.env["PATH"] ?? "");
+  checkNixosContainer(config, config.path);
   const app = buildApp(config, { log });
   await app.start();
   return new Promise<number>((resolve) => {

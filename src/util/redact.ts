@@ -44,9 +44,13 @@ export class Redactor {
     for (const set of [this.#pinned, this.#transient]) {
       for (const s of set) if (out.includes(s)) out = out.split(s).join("[REDACTED]");
     }
-    // GitHub token shapes, in case one reaches us that was never registered.
-    return out.replace(/\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b/g, "[REDACTED]");
+    return scrubTokenShapes(out);
   }
+}
+
+/** Replace anything shaped like a GitHub token, registered or not, with [REDACTED]. */
+export function scrubTokenShapes(text: string): string {
+  return text.replace(/\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b/g, "[REDACTED]");
 }
 
 /** The process-wide redactor. */

@@ -15,7 +15,14 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { GUEST_SECRET_PATH } from "../../src/backend/nixos/host-files.js";
-import { loadConfig, type Env } from "../../src/config.js";
+import {
+  CONFIG_SCHEMA,
+  loadConfig,
+  readVariable,
+  variablesOf,
+  type Env,
+  type Variable,
+} from "../../src/config.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const hasNix = spawnSync("nix-instantiate", ["--version"], { encoding: "utf8" }).status === 0;
@@ -50,12 +57,11 @@ async function nixFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** The environment variables src/config.ts reads, taken from its source. */
-async function configVariables(): Promise<string[]> {
-  const src = await readFile(join(REPO, "src/config.ts"), "utf8");
-  const names = new Set<string>();
-  for (const m of src.matchAll(/\b(?:get|env)\s*(?:\(\s*"|\[\s*")([A-Z][A-Z0-9_]+)"/g)) names.add(m[1]!);
-  return [...names].sort();
+/** The variables of the configuration table that the NixOS module sets, sorted. */
+function moduleVariables(): Variable<unknown>[] {
+  return variablesOf(CONFIG_SCHEMA)
+    .filter((v) => v.nixOption !== null)
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 const LIB = "(import ./test/nix/stub-lib.nix)";
@@ -120,7 +126,7 @@ describe.skipIf(!hasNix)("Nix files", () => {
     }
   });
 
-  it("the module has a documented option for every variable the daemon reads", async () => {
+  it("the module has a documented option for every variable of the table that names one", () => {
     const options = nixEval<OptionFacts[]>(
       `(${OPTIONS_OF}) ${MODULE_OPTIONS} [ "package" "container.system" ]`,
     );
@@ -137,20 +143,19 @@ describe.skipIf(!hasNix)("Nix files", () => {
           nat = { enable = true; externalInterface = "eth0"; };
         };
       in l.toEnv cfg "/nix/store/00000000000000000000000000000000-system"`);
-    expect(Object.keys(env).sort()).toEqual(await configVariables());
-    // And each variable has its option (the description names it).
-    const described = options.map((o) => o.description ?? "").join("\n");
-    for (const name of Object.keys(env)) {
-      if (name === "CONTAINER_SYSTEM" || name === "GITHUB_REPO" || name === "GITHUB_TOKEN_FILE") {
-        expect(described).toContain(name);
-        continue;
-      }
-      expect(described, name).toMatch(new RegExp(`\\b${name}\\b`));
+    const variables = moduleVariables();
+    expect(Object.keys(env).sort()).toEqual(variables.map((v) => v.name));
+    // Each variable has the option the table names, and its description names the variable.
+    const byPath = new Map(options.map((o) => [o.path, o]));
+    for (const v of variables) {
+      const option = byPath.get(v.nixOption!);
+      expect(option, `${v.name}: services.runner-controller.${v.nixOption}`).toBeDefined();
+      expect(option!.description, v.name).toMatch(new RegExp(`^${v.name}\\b`));
     }
   });
 
-  it("the module's defaults are the daemon's: its environment parses to the same configuration", () => {
-    const env = nixEval<Record<string, string>>(`
+  it("the module's defaults are the table's, variable by variable", () => {
+    const facts = nixEval<{ options: OptionFacts[]; env: Record<string, string> }>(`
       let
         opts = (${OPTIONS_OF}) ${MODULE_OPTIONS} [ "package" "container.system" ];
         set = path: value: attrs:
@@ -158,9 +163,27 @@ describe.skipIf(!hasNix)("Nix files", () => {
           attrs // { \${head} = if rest == [ ] then value else set rest value (attrs.\${head} or { }); };
         fromOptions = builtins.foldl' (acc: o: set (builtins.filter builtins.isString (builtins.split "\\\\." o.path)) o.default acc) { } opts;
         cfg = fromOptions // { repo = "octo-org/octo-repo"; tokenFile = "/run/secrets/token"; };
-      in (import ./nix/lib.nix).toEnv cfg null`);
+      in { options = opts; env = (import ./nix/lib.nix).toEnv cfg null; }`);
+    const byPath = new Map(facts.options.map((o) => [o.path, o]));
+    const host = { hostname: "ci-01.example.com" };
+    for (const v of moduleVariables()) {
+      const option = byPath.get(v.nixOption!)!;
+      const p = v.presence;
+      if (p.type === "required") {
+        expect(option.hasDefault, `${v.nixOption} must have no default (${v.name} is required)`).toBe(false);
+      } else if (p.type === "default") {
+        // The module's default, through toEnv, is what the daemon makes of the table's default.
+        expect(facts.env[v.name], v.name).toBeDefined();
+        expect(readVariable(v, { [v.name]: facts.env[v.name] }, host), v.name).toEqual(
+          readVariable(v, {}, host),
+        );
+      } else if (v.name !== "CONTAINER_SYSTEM") {
+        // Unset by default, so the daemon derives it (or goes without) as the table says.
+        expect(facts.env[v.name], v.name).toBeUndefined();
+      }
+    }
     const minimal: Env = { GITHUB_REPO: "octo-org/octo-repo", GITHUB_TOKEN_FILE: "/run/secrets/token" };
-    expect(loadConfig(env)).toEqual(loadConfig(minimal));
+    expect(loadConfig(facts.env, host)).toEqual(loadConfig(minimal, host));
   });
 
   it("a configuration with decimals and no limits reaches the daemon intact", () => {

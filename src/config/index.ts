@@ -1,0 +1,14 @@
+export type {
+  BackendKind,
+  Config,
+  ContainerConfig,
+  Env,
+  GitHubSettings,
+  HostFacts,
+  RegistrationMode,
+  StatusSettings,
+} from "./types.js";
+export { CONFIG_SCHEMA } from "./schema.js";
+export { loadConfig, loadStatusSettings, parseRepo, parseValue, readVariable } from "./parse.js";
+export { showValue } from "./show-value.js";
+export { variablesOf, type Variable } from "./variable.js";

@@ -1,0 +1,124 @@
+/**
+ * The one parser: it walks the table (schema.ts) and reads each variable the same way — unset or
+ * blank takes the default (or fails if required), a set value goes through its kind, and a bad
+ * one throws a ConfigError that names the variable, shows its value and gives the fix.
+ */
+import { hostname as osHostname } from "node:os";
+import { ConfigError } from "../errors.js";
+import { Problem, type Kind } from "./kinds.js";
+import { CONFIG_SCHEMA } from "./schema.js";
+import { showValue } from "./show-value.js";
+import type { Config, Env, HostFacts, StatusSettings } from "./types.js";
+import { isVariable, variablesOf, type Parsed, type Schema, type Variable } from "./variable.js";
+
+/** Parse `raw` as `kind`, or throw a ConfigError naming `name` (a variable or an option). */
+export function parseValue<T>(name: string, kind: Kind<T>, raw: string, dflt?: string): T {
+  const v = kind.parse(raw, dflt);
+  if (v instanceof Problem) throw new ConfigError(`${name}=${showValue(raw)} ${v.problem}`, v.fix);
+  return v;
+}
+
+/** The variable's value from `env` (its default when unset), or a ConfigError. */
+export function readVariable<T>(v: Variable<T>, env: Env, host: HostFacts = currentHost()): T {
+  const set = env[v.name];
+  const raw = set === undefined || (set.trim() === "" && !v.kind.keepsBlank) ? undefined : set;
+  const p = v.presence;
+  const dflt = p.type === "default" ? p.value : undefined;
+  if (raw !== undefined) return parseValue(v.name, v.kind, raw, dflt);
+  switch (p.type) {
+    case "default":
+      return parseValue(v.name, v.kind, p.value, dflt);
+    case "derived":
+      return parseValue(v.name, v.kind, p.value(host));
+    case "required":
+      throw new ConfigError(`${v.name} is not set`, p.fix);
+    case "optional":
+      // Only optional variables are declared with this presence, so undefined is their T.
+      return undefined as T;
+  }
+}
+
+function currentHost(): HostFacts {
+  return { hostname: osHostname() };
+}
+
+function parseSchema<S extends Schema>(
+  schema: S,
+  env: Env,
+  host: HostFacts,
+  seen: Map<string, unknown>,
+): Parsed<S> {
+  const out: Record<string, unknown> = {};
+  for (const [field, entry] of Object.entries(schema)) {
+    if (isVariable(entry)) {
+      const value = readVariable(entry, env, host);
+      seen.set(entry.name, value);
+      checkRequiredWhen(entry, seen);
+      out[field] = value;
+    } else {
+      out[field] = parseSchema(entry, env, host, seen);
+    }
+  }
+  return Object.freeze(out) as Parsed<S>;
+}
+
+/**
+ * An optional variable that another one's value makes necessary: checked where it stands in the
+ * table when that other variable came first, else (`final`) once everything is read.
+ */
+function checkRequiredWhen(v: Variable<unknown>, seen: ReadonlyMap<string, unknown>, final = false): void {
+  const p = v.presence;
+  if (p.type !== "optional" || p.requiredWhen === undefined) return;
+  const w = p.requiredWhen;
+  if (!final && !seen.has(w.name)) return;
+  if (seen.get(v.name) === undefined && seen.get(w.name) === w.equals) {
+    throw new ConfigError(`${v.name} is not set but ${w.name}=${w.equals} needs it`, w.fix);
+  }
+}
+
+/**
+ * Parse the environment into a frozen Config. Throws ConfigError (one line naming the variable,
+ * its problem and the fix) on the first bad value, in table order.
+ */
+export function loadConfig(env: Env, host: HostFacts = currentHost()): Config {
+  const seen = new Map<string, unknown>();
+  const parsed = parseSchema(CONFIG_SCHEMA, env, host, seen);
+  for (const v of variablesOf(CONFIG_SCHEMA)) checkRequiredWhen(v, seen, true);
+  const config: Config = { ...parsed, hostname: host.hostname };
+  return Object.freeze(config);
+}
+
+/** A repository given some other way (e.g. `--repo`), checked like GITHUB_REPO. */
+export function parseRepo(raw: string, name = "GITHUB_REPO"): Config["repo"] {
+  return parseValue(name, CONFIG_SCHEMA.repo.kind, raw);
+}
+
+/** What `runner-controller status` needs (see StatusSettings). */
+export function loadStatusSettings(env: Env): StatusSettings {
+  const httpHost = readVariable(CONFIG_SCHEMA.httpHost, env);
+  const httpPort = readVariable(CONFIG_SCHEMA.httpPort, env);
+  const stateDir = readVariable(CONFIG_SCHEMA.stateDir, env);
+  const unset = [CONFIG_SCHEMA.repo.name, CONFIG_SCHEMA.tokenFile.name].filter(
+    (name) => (env[name] ?? "").trim() === "",
+  );
+  let github: StatusSettings["github"];
+  if (unset.length > 0) {
+    github = { missing: `${unset.join(" and ")} ${unset.length > 1 ? "are" : "is"} not set` };
+  } else {
+    // The full parser checks the GitHub-related variables exactly as the daemon does.
+    const c = loadConfig({ ...env, BACKEND: "process", RUNNER_COMMAND: "/bin/true" });
+    github = {
+      repo: c.repo,
+      tokenFile: c.tokenFile,
+      githubApiUrl: c.githubApiUrl,
+      runnerNamePrefix: c.runnerNamePrefix,
+      githubRequestTimeoutMs: c.githubRequestTimeoutMs,
+      githubWriteIntervalMs: c.githubWriteIntervalMs,
+    };
+  }
+  return Object.freeze({ httpHost, httpPort, stateDir, github });
+}
+
+/** Compile-time check: every field of the table is a field of Config (loadConfig's assignment checks the converse). */
+export type SchemaFieldsAreConfigFields = OnlyNever<Exclude<keyof typeof CONFIG_SCHEMA, keyof Config>>;
+type OnlyNever<T extends never> = T;

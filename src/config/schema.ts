@@ -1,0 +1,230 @@
+/**
+ * The configuration table: every environment variable the daemon reads, declared once. Parsing
+ * (parse.ts), the README's configuration table (readme-table.ts) and the check of the NixOS
+ * module's defaults (test/nix/nix-files.test.ts) all come from it.
+ *
+ * To add a variable: add an entry where its value belongs in Config (and the field to Config in
+ * types.ts), with `variable(...)` (a default, a value derived from the host, or required) or
+ * `optional(...)`; pick its kind from kinds.ts (or add a kind there); give the NixOS module
+ * option that sets it (`nix`, and the option plus its line in nix/lib.nix's toEnv and defaults),
+ * or null; then run `npm run docs:config` to update the README.
+ */
+import {
+  apiUrl,
+  executable,
+  filePath,
+  flag,
+  host,
+  integer,
+  labels,
+  limit,
+  namePrefix,
+  nixPath,
+  nspawnFlags,
+  oneOf,
+  repository,
+  searchPath,
+  seconds,
+} from "./kinds.js";
+import type { HostFacts } from "./types.js";
+import { optional, variable } from "./variable.js";
+
+/** RUNNER_NAME_PREFIX when unset: the host name's first label, cleaned up to be a valid prefix. */
+export function prefixFromHostname(host: HostFacts): string {
+  const first = host.hostname.split(".")[0] ?? "";
+  const cleaned = first
+    .replace(/[^A-Za-z0-9._-]/g, "-")
+    .replace(/^[^A-Za-z0-9]+/, "")
+    .slice(0, 50);
+  return cleaned || "runner";
+}
+
+export const CONFIG_SCHEMA = {
+  repo: variable("GITHUB_REPO", repository, {
+    required: "set it to the repository to serve, e.g. GITHUB_REPO=octo-org/octo-repo",
+    nix: "repo",
+    description: "Repository to serve",
+  }),
+  tokenFile: variable("GITHUB_TOKEN_FILE", filePath, {
+    required:
+      "point it at a file holding a GitHub token with admin rights on the repository, e.g. /run/secrets/github-runner/token",
+    nix: "tokenFile",
+    description:
+      "File holding a GitHub token with admin rights on the repository (classic PAT with `repo`, or a fine-grained token with _Administration: read and write_). Re-read whenever it changes. Never logged.",
+  }),
+  maxConcurrent: variable("MAX_CONCURRENT", integer(1, 100), {
+    default: "7",
+    nix: "maxConcurrent",
+    description: "Maximum number of job containers at once (each gets one of 100 `/24` subnets)",
+  }),
+  pollIntervalMs: variable("POLL_INTERVAL", seconds(0.05, 3600), {
+    default: "10",
+    nix: "pollInterval",
+    description: "Seconds between polls of GitHub",
+  }),
+  jobTimeoutMs: variable("JOB_TIMEOUT", seconds(0.05, 30 * 86400), {
+    default: "7200",
+    nix: "jobTimeout",
+    description: "Seconds a job may run before its container is destroyed",
+  }),
+  runnerLabels: variable("RUNNER_LABELS", labels, {
+    default: "self-hosted,ci,nix,x64,Linux",
+    nix: "labels",
+    description:
+      "Labels the runners get (spelling kept; at most 100, each at most 256 characters); a job is served when its labels are a subset, compared case-insensitively",
+  }),
+  stateDir: variable("STATE_DIR", filePath, {
+    default: "/var/lib/runner-controller",
+    nix: "stateDir",
+    description: "State, lock, and (process backend) runner work directories",
+  }),
+  httpPort: variable("HTTP_PORT", integer(0, 65535), {
+    default: "8080",
+    nix: "httpPort",
+    description: "Port of the status API (`0` picks a free one)",
+  }),
+  httpHost: variable("HTTP_HOST", host, {
+    default: "127.0.0.1",
+    nix: "httpHost",
+    description: "Address the status API (`/health`, `/status`) binds to",
+  }),
+  githubApiUrl: variable("GITHUB_API_URL", apiUrl, {
+    default: "https://api.github.com",
+    nix: "githubApiUrl",
+    description:
+      "REST base URL, without credentials, query or fragment; for GitHub Enterprise Server `https://HOST/api/v3`",
+  }),
+  backend: variable("BACKEND", oneOf("nixos-container", "process"), {
+    default: "nixos-container",
+    nix: "backend",
+    description:
+      "`nixos-container` (a NixOS container per job), or `process` (each runner is a local process; for non-NixOS hosts and tests)",
+  }),
+  runnerCommand: optional("RUNNER_COMMAND", executable, {
+    requiredWhen: {
+      name: "BACKEND",
+      equals: "process",
+      fix: "set it to the runner executable, e.g. /opt/actions-runner/run.sh",
+    },
+    nix: "runnerCommand",
+    description:
+      "`process` backend: the runner executable, started without arguments and without a shell, with `ACTIONS_RUNNER_INPUT_JITCONFIG` in its environment (e.g. the official runner's `run.sh`)",
+  }),
+  runnerNamePrefix: variable("RUNNER_NAME_PREFIX", namePrefix, {
+    derived: "host name",
+    from: prefixFromHostname,
+    nix: "runnerNamePrefix",
+    description:
+      "Runner names are `PREFIX-CONTAINER`; the controller only ever touches runners of its prefix. Unset: the host name's first label",
+  }),
+  startupTimeoutMs: variable("STARTUP_TIMEOUT", seconds(0.05, 86400), {
+    default: "600",
+    nix: "startupTimeout",
+    description: "Seconds a new runner may take to come online before its container is replaced",
+  }),
+  idleTimeoutMs: variable("IDLE_TIMEOUT", seconds(0.05, 86400), {
+    default: "300",
+    nix: "idleTimeout",
+    description: "Seconds an online runner may wait with no matching job queued before it is removed",
+  }),
+  registration: variable("REGISTRATION", oneOf("jit", "token"), {
+    default: "jit",
+    nix: "registration",
+    description:
+      "`jit` (a just-in-time config per runner; the token never enters a container), or `token` (a registration token; the runner runs `config.sh` itself)",
+  }),
+  createConcurrency: variable("CREATE_CONCURRENCY", integer(1, 100), {
+    default: "8",
+    nix: "createConcurrency",
+    description: "Containers created in parallel at most",
+  }),
+  githubRequestTimeoutMs: variable("GITHUB_REQUEST_TIMEOUT", seconds(0.05, 600), {
+    default: "30",
+    nix: "githubRequestTimeout",
+    description: "Seconds before a GitHub request is abandoned",
+  }),
+  githubWriteIntervalMs: variable("GITHUB_WRITE_INTERVAL", seconds(0, 60), {
+    default: "1",
+    nix: "githubWriteInterval",
+    description: "Minimum seconds between mutating GitHub requests (GitHub asks for at least 1 s)",
+  }),
+  githubConditional: variable("GITHUB_CONDITIONAL_REQUESTS", flag, {
+    default: "true",
+    nix: "githubConditionalRequests",
+    description:
+      "Send `If-None-Match` on polls so unchanged answers (`304`) cost no rate limit; `false` only to measure what that saves",
+  }),
+  logLevel: variable("LOG_LEVEL", oneOf("debug", "info", "warn", "error"), {
+    default: "info",
+    nix: "logLevel",
+    description: "Least severe log messages written",
+  }),
+  logFormat: variable("LOG_FORMAT", oneOf("text", "json"), {
+    default: "text",
+    nix: "logFormat",
+    description: "`text` (for journald) or `json` (one object a line)",
+  }),
+  container: {
+    system: optional(
+      "CONTAINER_SYSTEM",
+      nixPath(
+        "set it to the store path of a NixOS system built as a container (the NixOS module does this), or unset it to use CONTAINER_TEMPLATE",
+      ),
+      {
+        nix: "container.system",
+        description:
+          "`nixos-container` backend: store path of the job containers' NixOS system, used with `nixos-container create --system-path` (no NixOS evaluation per job). The NixOS module builds it and sets this",
+      },
+    ),
+    template: variable(
+      "CONTAINER_TEMPLATE",
+      nixPath(
+        "give the absolute path of the container's NixOS module, e.g. /etc/nixos/ci-container-template.nix",
+      ),
+      {
+        default: "/etc/nixos/ci-container-template.nix",
+        nix: "container.template",
+        description:
+          "NixOS module evaluated for each container when `CONTAINER_SYSTEM` is unset (`create --config-file`: slow, and needs nixpkgs on `NIX_PATH`)",
+      },
+    ),
+    cpuQuota: variable("CONTAINER_CPU_QUOTA", limit(/^[1-9][0-9]{0,5}%$/, "`200%` (two CPUs)"), {
+      default: "400%",
+      nix: "container.cpuQuota",
+      description: "CPU of each job container in percent of one CPU (`CPUQuota=`); `none` for no limit",
+    }),
+    memoryMax: variable(
+      "CONTAINER_MEMORY_MAX",
+      limit(/^(?:[1-9][0-9]{0,15}[KMGT]?|[1-9][0-9]?%|100%)$/, "`8G`, `512M` or `25%`"),
+      {
+        default: "8G",
+        nix: "container.memoryMax",
+        description:
+          "Memory of each job container (`MemoryMax=`); swap is always off (`MemorySwapMax=0`); `none` for no limit",
+      },
+    ),
+    tasksMax: variable("CONTAINER_TASKS_MAX", limit(/^[1-9][0-9]{0,6}$/, "`8192`"), {
+      default: "8192",
+      nix: "container.tasksMax",
+      description: "Processes and threads of each job container (`TasksMax=`); `none` for no limit",
+    }),
+    startTimeoutMs: variable("CONTAINER_START_TIMEOUT", seconds(1, 3600), {
+      default: "300",
+      nix: "container.startTimeout",
+      description:
+        "Seconds a container may take to boot; `nixos-container start` is given 30 s more (the NixOS module sets `container@`'s `TimeoutStartSec` to it)",
+    }),
+    extraNspawnFlags: variable("EXTRA_NSPAWN_FLAGS", nspawnFlags, {
+      default: "",
+      nix: "container.extraNspawnFlags",
+      description:
+        "More `systemd-nspawn` flags for every job container (written to its `.conf`; no spaces, quotes or `$` inside a flag), e.g. `--link-journal=no`",
+    }),
+  },
+  path: variable("PATH", searchPath, {
+    default: "/usr/local/bin:/usr/bin:/bin",
+    nix: null, // systemd sets it from the unit's `path`: the tools the daemon runs
+    description:
+      "Where the daemon finds its host tools (`nixos-container`, `systemctl`, `ip`), and the `PATH` of the commands it runs. The NixOS module sets it to exactly those tools",
+  }),
+} as const;

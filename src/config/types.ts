@@ -1,0 +1,84 @@
+/** The shape of the daemon's configuration (what src/config/schema.ts parses the environment into). */
+
+export type BackendKind = "nixos-container" | "process";
+export type RegistrationMode = "jit" | "token";
+
+/** Settings of the nixos-container backend (read whatever the backend, validated the same way). */
+export interface ContainerConfig {
+  /** CONTAINER_SYSTEM: store path of a prebuilt container system (`create --system-path`), or undefined. */
+  readonly system: string | undefined;
+  /** CONTAINER_TEMPLATE: NixOS module evaluated per container (`create --config-file`) when no system is given. */
+  readonly template: string;
+  /** systemd CPUQuota= for each container@NAME.service, e.g. "400%"; null = no limit. */
+  readonly cpuQuota: string | null;
+  /** systemd MemoryMax= (swap is always off), e.g. "8G"; null = no limit. */
+  readonly memoryMax: string | null;
+  /** systemd TasksMax=, e.g. "8192"; null = no limit. */
+  readonly tasksMax: string | null;
+  /** How long a container may take to boot (the module sets container@'s TimeoutStartSec to match). */
+  readonly startTimeoutMs: number;
+  /** Extra systemd-nspawn flags for every job container (EXTRA_NSPAWN_FLAGS in its .conf). */
+  readonly extraNspawnFlags: readonly string[];
+}
+
+/** The daemon's whole configuration, parsed once and frozen. Durations are in milliseconds. */
+export interface Config {
+  readonly repo: { readonly owner: string; readonly name: string; readonly fullName: string };
+  readonly tokenFile: string;
+  readonly maxConcurrent: number;
+  readonly pollIntervalMs: number;
+  readonly jobTimeoutMs: number;
+  readonly startupTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  /** As configured (spelling kept, for registration); matching is case-insensitive. */
+  readonly runnerLabels: readonly string[];
+  readonly stateDir: string;
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly githubApiUrl: string;
+  readonly backend: BackendKind;
+  readonly runnerCommand: string | undefined;
+  readonly runnerNamePrefix: string;
+  readonly registration: RegistrationMode;
+  readonly container: ContainerConfig;
+  readonly createConcurrency: number;
+  readonly githubRequestTimeoutMs: number;
+  readonly githubWriteIntervalMs: number;
+  /** Send If-None-Match on polling requests (turn off only to measure what it saves). */
+  readonly githubConditional: boolean;
+  readonly logLevel: "debug" | "info" | "warn" | "error";
+  readonly logFormat: "text" | "json";
+  /** PATH: where the daemon finds host tools, and the PATH it gives the commands it runs. */
+  readonly path: string;
+  /** The machine's host name (os.hostname() unless the caller gives one); RUNNER_NAME_PREFIX defaults to its first label. */
+  readonly hostname: string;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Facts about the host the configuration is read on (injectable for tests). */
+export interface HostFacts {
+  readonly hostname: string;
+}
+
+/** GitHub settings the operator commands use (a subset of Config). */
+export interface GitHubSettings {
+  readonly repo: Config["repo"];
+  readonly tokenFile: string;
+  readonly githubApiUrl: string;
+  readonly runnerNamePrefix: string;
+  readonly githubRequestTimeoutMs: number;
+  readonly githubWriteIntervalMs: number;
+}
+
+/**
+ * What `runner-controller status` needs, leniently: the daemon's address and STATE_DIR always
+ * (with the daemon's defaults), the GitHub side only when GITHUB_REPO and GITHUB_TOKEN_FILE are
+ * both set (`github` is then a reason string instead). A value that is set but bad still throws.
+ */
+export interface StatusSettings {
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly stateDir: string;
+  readonly github: GitHubSettings | { readonly missing: string };
+}
