@@ -150,6 +150,13 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
         text: `UNHEALTHY: cannot save state in ${config.stateDir} (${unwritable.message}); running containers keep running, no new ones are created until it can be written again`,
       };
     }
+    const idle = controller.runnersExitIdle();
+    if (idle) {
+      return {
+        ok: false,
+        text: `UNHEALTHY: ${idle.count} runners in a row ended without taking a job — the runner version is probably too old (GitHub sends an update instead of the job); update the container's github-runner package (runnerJob.package). Creating is paused but for a probe now and then`,
+      };
+    }
     const err = controller.lastObserveError();
     if (err?.code === "RC_TOKEN_UNREADABLE") return { ok: false, text: `UNHEALTHY: ${err.message}` };
     if (h.blockedUntil !== null && h.blockedUntil > now) {

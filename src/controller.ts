@@ -214,6 +214,12 @@ export class Controller {
     return this.#state.unwritable;
   }
 
+  /** Runners keep ending without taking a job: how many in a row, since when; or null. */
+  runnersExitIdle(): { readonly count: number; readonly since: number } | null {
+    const { halted, streak } = this.#state.idleExits;
+    return halted ? { count: streak, since: halted.since } : null;
+  }
+
   pendingDeregistrations(): readonly PendingDeregistration[] {
     return [...this.#state.deregistrations.values()];
   }

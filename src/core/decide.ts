@@ -6,6 +6,7 @@
 import type { ControllerState } from "../domain/types.js";
 import { advanceCleanup, cleanupListed, cleanupRunnersListed, startCleanup } from "./cleanup.js";
 import { Draft } from "./draft.js";
+import { judgeEndedRunners } from "./idle-exits.js";
 import type { CoreConfig, CoreEvent, CoreState, Decision } from "./model.js";
 import { LIST_KEY, PERSIST_KEY, POLL_KEY, RUNNERS_KEY } from "./model.js";
 import { maybeStartRound, planRound } from "./round.js";
@@ -36,6 +37,7 @@ export function initialState(saved: ControllerState): CoreState {
     createBackoff: { failures: 0, blockedUntil: 0 },
     unwritable: null,
     cleanup: null,
+    idleExits: { pending: new Map(), streak: 0, halted: null },
     mode: "loaded",
     startedAt: 0,
     cancelled: new Set(),
@@ -97,6 +99,7 @@ function apply(d: Draft, event: CoreEvent): void {
       // Memories of recent finishes and removals only matter for views older than them.
       for (const [name, f] of d.recentlyFinished) if (f.at < view.startedAt) d.recentlyFinished.delete(name);
       for (const [name, at] of d.recentlyRemoved) if (at < view.startedAt) d.recentlyRemoved.delete(name);
+      judgeEndedRunners(d, view);
       d.counters.polls++;
       d.note({ type: "observed", queued: view.jobs.filter((j) => j.status === "queued").length });
       d.wantRound();
@@ -181,6 +184,7 @@ export function nextWakeAt(state: CoreState, now: number, config: CoreConfig): n
   const times: number[] = [state.github.nextPollAt];
   if (state.createBackoff.blockedUntil > now) times.push(state.createBackoff.blockedUntil);
   if (state.unwritable) times.push(state.unwritable.retryAt);
+  if (state.idleExits.halted) times.push(state.idleExits.halted.probeAt);
   for (const x of state.deregistrations.values()) times.push(x.retryAt);
   for (const r of state.records.values()) {
     if (r.phase === "destroying") times.push(r.retryAt);

@@ -3,6 +3,7 @@
  * change records, claim effects and say what happened. `decide` starts from a copy and returns a
  * new state, so the state it was given is never changed.
  */
+import { runnerEnded } from "./idle-exits.js";
 import { assertTransition } from "../domain/lifecycle.js";
 import type { ContainerRecord, DestroyReason, PendingDeregistration } from "../domain/types.js";
 import type {
@@ -13,6 +14,7 @@ import type {
   Decision,
   Effect,
   GitHubKnowledge,
+  IdleExits,
   Note,
   Problem,
 } from "./model.js";
@@ -34,6 +36,7 @@ export class Draft {
   createBackoff: { failures: number; blockedUntil: number };
   unwritable: CoreState["unwritable"];
   cleanup: CleanupState | null;
+  idleExits: IdleExits;
   mode: CoreState["mode"];
   startedAt: number;
   /** Container names whose create was cancelled for the startup timeout. */
@@ -59,6 +62,7 @@ export class Draft {
     this.createBackoff = { ...state.createBackoff };
     this.unwritable = state.unwritable;
     this.cleanup = state.cleanup;
+    this.idleExits = state.idleExits;
     this.mode = state.mode;
     this.startedAt = state.startedAt;
     this.cancelled = new Set(state.cancelled);
@@ -110,6 +114,7 @@ export class Draft {
     if (reason === "finished" || reason === "vanished") {
       this.recentlyFinished.set(r.name, { at: this.now, runnerName: r.runnerName });
     }
+    if (reason === "finished") runnerEnded(this, r);
     this.note({ type: "destroying", name: r.name, reason, jobId: r.jobId });
   }
 
@@ -163,6 +168,7 @@ export class Draft {
       createBackoff: this.createBackoff,
       unwritable: this.unwritable,
       cleanup: this.cleanup,
+      idleExits: this.idleExits,
       mode: this.mode,
       startedAt: this.startedAt,
       cancelled: this.cancelled,

@@ -108,6 +108,15 @@ export interface GitHubKnowledge {
   readonly lastError: Problem | null;
 }
 
+export interface IdleExits {
+  /** Runners whose container ended while never seen busy, with when: judged by the next view. */
+  readonly pending: ReadonlyMap<string, number>;
+  /** How many in a row ended without a job. */
+  readonly streak: number;
+  /** Creating is held (but for a probe now and then) since… */
+  readonly halted: { readonly since: number; readonly probes: number; readonly probeAt: number } | null;
+}
+
 export interface CoreState {
   /** Persisted: container records by name. */
   readonly records: ReadonlyMap<string, ContainerRecord>;
@@ -128,6 +137,8 @@ export interface CoreState {
   /** Writing the state (or runner directories) fails: no creates until a write works again. */
   readonly unwritable: (Problem & { readonly retryAt: number; readonly attempts: number }) | null;
   readonly cleanup: CleanupState | null;
+  /** Runners ending without taking a job (core/idle-exits.ts). */
+  readonly idleExits: IdleExits;
   readonly mode: "loaded" | "running" | "stopping";
   /** Creates under way that were cancelled for taking longer than STARTUP_TIMEOUT. */
   readonly cancelled: ReadonlySet<string>;
@@ -268,6 +279,8 @@ export type Note =
       readonly first: boolean;
     }
   | { readonly type: "state-writable" }
+  | { readonly type: "runners-exit-idle"; readonly count: number }
+  | { readonly type: "runners-work-again" }
   | { readonly type: "backend-list-failed"; readonly message: string }
   | { readonly type: "cleanup-started" }
   | { readonly type: "cleanup-finished"; readonly report: CleanupReport };

@@ -6,6 +6,7 @@ import type { ContainerRecord, GitHubView } from "../domain/types.js";
 import { deregisterRetryDelay, effectRetryDelay } from "./backoff.js";
 import { cleanupContainerSettled, cleanupRunnerSettled } from "./cleanup.js";
 import type { Draft } from "./draft.js";
+import { runnerWorked } from "./idle-exits.js";
 import type { DeleteOutcome } from "./model.js";
 import { PERSIST_KEY, runnerKey } from "./model.js";
 
@@ -117,6 +118,7 @@ export function onDeregistered(d: Draft, runnerName: string, outcome: DeleteOutc
       // It took a job just before it was reaped: keep it.
       d.setRecord({ ...r, phase: "busy", busySince: r.busySince ?? d.now, surplusSince: null });
       d.note({ type: "kept-busy", name: r.name, jobId: r.jobId });
+      runnerWorked(d);
       return;
     }
     const next = d.setRecord({

@@ -5,6 +5,7 @@
 import type { BackendState } from "../domain/types.js";
 import type { Draft } from "./draft.js";
 import { LIST_KEY } from "./model.js";
+import { createsHeldUntil, probeSent, runnerWorked } from "./idle-exits.js";
 import { plan } from "./plan/plan.js";
 
 /** Start a round — list the backend — when one is wanted and none is under way. */
@@ -27,7 +28,10 @@ export function planRound(d: Draft, backend: ReadonlyMap<string, BackendState> |
     ...d.inFlight.keys(),
     ...(fresh ? github.inFlightAtPoll : []),
   ]);
-  const createBlockedUntil = d.unwritable !== null ? Number.POSITIVE_INFINITY : d.createBackoff.blockedUntil;
+  const createBlockedUntil =
+    d.unwritable !== null
+      ? Number.POSITIVE_INFINITY
+      : Math.max(d.createBackoff.blockedUntil, createsHeldUntil(d));
   const result = plan({
     now,
     config,
@@ -42,13 +46,20 @@ export function planRound(d: Draft, backend: ReadonlyMap<string, BackendState> |
     createBlockedUntil,
   });
 
+  // While runners keep ending without a job, a round sends out one probe container at most.
+  const creates = result.effects.filter((e) => e.kind === "create").map((e) => e.name);
+  const dropped = new Set(d.idleExits.halted ? creates.slice(1) : []);
+
   // Bookkeeping first: phase changes, matches, new `creating`/`destroying` intents.
   for (const r of result.records) {
     const before = d.records.get(r.name);
-    if (inFlight.has(r.name) || before === r) continue;
+    if (inFlight.has(r.name) || before === r || dropped.has(r.name)) continue;
     d.setRecord(r);
     if (!before) continue;
-    if (before.phase !== "busy" && r.phase === "busy") d.note({ type: "busy", name: r.name, jobId: r.jobId });
+    if (before.phase !== "busy" && r.phase === "busy") {
+      d.note({ type: "busy", name: r.name, jobId: r.jobId });
+      runnerWorked(d);
+    }
     if (before.phase !== "destroying" && r.phase === "destroying" && r.destroyReason) {
       d.noteDestroying(r, r.destroyReason);
     }
@@ -58,7 +69,7 @@ export function planRound(d: Draft, backend: ReadonlyMap<string, BackendState> |
     switch (e.kind) {
       case "create": {
         const r = d.records.get(e.name);
-        if (r && !d.isBusy(e.name)) {
+        if (r && !d.isBusy(e.name) && !dropped.has(e.name)) {
           d.emit({
             kind: "create",
             name: e.name,
@@ -66,6 +77,7 @@ export function planRound(d: Draft, backend: ReadonlyMap<string, BackendState> |
             subnet: r.subnet,
             jobId: r.triggerJobId,
           });
+          probeSent(d);
         }
         break;
       }

@@ -18,6 +18,8 @@ export type ControllerEvent =
   | { type: "destroyed"; name: string; reason: DestroyReason; jobId: number | null; at: number }
   | { type: "state-unwritable"; message: string; at: number }
   | { type: "state-writable"; at: number }
+  | { type: "runners-exit-idle"; count: number; at: number }
+  | { type: "runners-work-again"; at: number }
   | { type: "cleanup-started"; at: number }
   | { type: "cleanup-finished"; complete: boolean; at: number; report: CleanupReport };
 
@@ -98,6 +100,18 @@ export function sayNote(note: Note, log: Logger, at: number): ControllerEvent | 
     case "state-writable":
       log.info("state can be saved again; creating containers resumes");
       return { type: "state-writable", at };
+    case "runners-exit-idle":
+      log.error(
+        "runners keep ending without taking a job; creating containers is paused but for a probe now and then",
+        {
+          inARow: note.count,
+          hint: "the runner version is probably too old (GitHub sends an update instead of the job): update the container's github-runner package (runnerJob.package) and restart",
+        },
+      );
+      return { type: "runners-exit-idle", count: note.count, at };
+    case "runners-work-again":
+      log.info("a runner took a job again; creating containers resumes");
+      return { type: "runners-work-again", at };
     case "backend-list-failed":
       log.warn("cannot list containers; will retry", { error: note.message });
       return null;
