@@ -84,6 +84,12 @@ export function loadConfig(env: Env, host: HostFacts = currentHost()): Config {
   const seen = new Map<string, unknown>();
   const parsed = parseSchema(CONFIG_SCHEMA, env, host, seen);
   for (const v of variablesOf(CONFIG_SCHEMA)) checkRequiredWhen(v, seen, true);
+  if (parsed.minIdle > parsed.maxConcurrent) {
+    throw new ConfigError(
+      `MIN_IDLE=${parsed.minIdle} is more than MAX_CONCURRENT=${parsed.maxConcurrent}: the pool's idle runners count against the limit`,
+      `set MIN_IDLE to at most ${parsed.maxConcurrent}, or raise MAX_CONCURRENT`,
+    );
+  }
   const config: Config = { ...parsed, hostname: host.hostname };
   return Object.freeze(config);
 }

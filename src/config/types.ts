@@ -26,6 +26,9 @@ export interface Config {
   readonly repo: { readonly owner: string; readonly name: string; readonly fullName: string };
   readonly tokenFile: string;
   readonly maxConcurrent: number;
+  /** Warm pool size (MIN_IDLE); at most maxConcurrent. */
+  readonly minIdle: number;
+  readonly poolMaxAgeMs: number;
   readonly pollIntervalMs: number;
   readonly jobTimeoutMs: number;
   readonly startupTimeoutMs: number;
