@@ -198,7 +198,7 @@ describe("rate limits", () => {
     expect(await code(c.listRunners())).toBe("no error");
   });
 
-  it("pauses the throttled client too: a rate-limited deletion stops every request", async () => {
+  it("a rate-limited deletion pauses every request, polling included", async () => {
     const a = sim.model.registerRunner("host-j0000012", ["nix"]);
     if (a === "exists") throw new Error();
     sim.addFault({
