@@ -1,4 +1,6 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -6,7 +8,9 @@ import { systemClock } from "../clock.js";
 import { ControllerError } from "../errors.js";
 import { createLogger, type LogSink } from "../log.js";
 import { startSimulator, type Simulator } from "../sim/server.js";
+import { Redactor } from "../util/redact.js";
 import { GitHubClient, type GitHubClientOptions } from "./client.js";
+import { GitHubHttpError } from "./http-error.js";
 import { TokenFile } from "./token.js";
 
 let sim: Simulator;
@@ -194,7 +198,7 @@ describe("rate limits", () => {
     expect(await code(c.listRunners())).toBe("no error");
   });
 
-  it("pauses the throttled client too: a rate-limited deletion stops every request", async () => {
+  it("a rate-limited deletion pauses every request, polling included", async () => {
     const a = sim.model.registerRunner("host-j0000012", ["nix"]);
     if (a === "exists") throw new Error();
     sim.addFault({
@@ -379,5 +383,65 @@ describe("runners", () => {
     expect(client({ apiUrl: "https://ghes.example.com/api/v3" }).registrationUrl).toBe(
       `https://ghes.example.com/${sim.owner}/${sim.repo}`,
     );
+  });
+});
+
+describe("errors and secrets", () => {
+  it("fails with a typed GitHubHttpError carrying the status, and 5xx are retried before they fail", async () => {
+    sim.addFault({
+      path: "/actions/runners$",
+      status: 403,
+      times: 1,
+      body: JSON.stringify({ message: "Resource not accessible by integration" }),
+    });
+    const c = client();
+    const e = await c.listRunners().catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(GitHubHttpError);
+    expect(e).toMatchObject({ status: 403, code: "RC_GITHUB_REQUEST_FAILED" });
+    expect((e as Error).message).toContain("Resource not accessible by integration");
+    // GitHub answered: it is reachable and the token works.
+    expect(c.health()).toMatchObject({ consecutiveFailures: 0, unauthorized: false });
+
+    sim.addFault({ method: "DELETE", status: 503, times: 5 });
+    const deletes = (): number => sim.requests.filter((r) => r.method === "DELETE").length;
+    const failed = await c
+      .deleteRunner({ runnerId: 1, runnerName: "host-j0000013" })
+      .catch((x: unknown) => x);
+    expect(failed).toMatchObject({ status: 503, code: "RC_GITHUB_UNAVAILABLE" });
+    expect(deletes()).toBe(3);
+    expect(c.health().consecutiveFailures).toBe(3);
+  });
+
+  it("registers JIT configs and registration tokens with the redactor it is given", async () => {
+    const own = new Redactor();
+    const c = client({ redactor: own });
+    const { encodedJitConfig } = await c.createJitRunner("host-j0000014", ["nix"]);
+    const { token } = await c.createRegistrationToken();
+    expect(own.scrub(`${encodedJitConfig} ${token}`)).toBe("[REDACTED] [REDACTED]");
+  });
+
+  it("never follows a pagination link off the API's origin (the token would go with it)", async () => {
+    const elsewhere: string[] = [];
+    const decoy = createServer((req, res) => {
+      elsewhere.push(req.url ?? "");
+      res.end();
+    });
+    const api = createServer((_req, res) => {
+      res.writeHead(200, {
+        "content-type": "application/json",
+        link: `<http://127.0.0.1:${(decoy.address() as AddressInfo).port}/steal?page=2>; rel="next"`,
+      });
+      res.end(JSON.stringify({ total_count: 2, runners: [] }));
+    });
+    await new Promise<void>((r) => decoy.listen(0, "127.0.0.1", r));
+    await new Promise<void>((r) => api.listen(0, "127.0.0.1", r));
+    try {
+      const c = client({ apiUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}` });
+      expect(await code(c.listRunners())).toBe("RC_GITHUB_BAD_RESPONSE");
+      expect(elsewhere).toEqual([]);
+    } finally {
+      await new Promise<void>((r) => api.close(() => r()));
+      await new Promise<void>((r) => decoy.close(() => r()));
+    }
   });
 });

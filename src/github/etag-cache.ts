@@ -1,24 +1,23 @@
 /**
- * Responses to conditional GETs, keyed by URL. A 304 from GitHub costs no rate limit when the
- * request was authenticated; the cached body stands in for it. Bounded (least recently used).
+ * Answers to conditional GETs, keyed by URL. A 304 from GitHub costs no rate limit when the
+ * request was authenticated; the cached value stands in for the answer. Bounded (least recently
+ * used).
  */
-export interface CachedResponse {
+export interface Cached<T> {
   readonly etag: string;
-  readonly status: number;
-  readonly url: string;
-  readonly headers: Record<string, string>;
-  readonly data: unknown;
+  /** What was read from the answer (never modified after it is stored). */
+  readonly value: T;
 }
 
-export class EtagCache {
+export class EtagCache<T> {
   readonly #max: number;
-  readonly #entries = new Map<string, CachedResponse>();
+  readonly #entries = new Map<string, Cached<T>>();
 
   constructor(max = 2000) {
     this.#max = max;
   }
 
-  get(key: string): CachedResponse | undefined {
+  get(key: string): Cached<T> | undefined {
     const hit = this.#entries.get(key);
     if (hit) {
       // Refresh recency.
@@ -28,7 +27,7 @@ export class EtagCache {
     return hit;
   }
 
-  set(key: string, value: CachedResponse): void {
+  set(key: string, value: Cached<T>): void {
     this.#entries.delete(key);
     this.#entries.set(key, value);
     while (this.#entries.size > this.#max) {

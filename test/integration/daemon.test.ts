@@ -1,5 +1,5 @@
 /**
- * The daemon end to end over real HTTP: simulator ⇄ octokit adapter ⇄ controller ⇄ process
+ * The daemon end to end over real HTTP: simulator ⇄ GitHub adapter ⇄ controller ⇄ process
  * backend ⇄ sim-runner processes.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
