@@ -406,6 +406,8 @@ function rawPost(headers: Record<string, string>): {
   destroy: () => void;
 } {
   const socket = connect(base.port, base.host);
+  socket.on("data", (d) => console.log("DATA", String(d).slice(0, 30)));
+  socket.on("end", () => console.log("END"));
   socket.on("error", () => {});
   let text = "";
   let gotReply!: (t: string) => void;
@@ -470,6 +472,54 @@ describe("bodies too large or too slow", () => {
     expect(took).toBeLessThan(5000);
     expect(results).toEqual(["timeout"]);
     expect(delivered).toEqual([]);
+  });
+
+  it("closes a connection whose headers never finish, even when the client reads nothing", async () => {
+    await start({ bodyTimeoutMs: 300, closeGraceMs: 200 });
+    const socket = connect(base.port, base.host);
+    socket.on("error", () => {});
+    socket.pause(); // a client that never reads our answer
+    socket.write("POST /webhook HTTP/1.1\r\nhost: localhost\r\nx-github-event: work");
+    await new Promise<void>((resolve) => socket.on("connect", () => resolve()));
+    const connections = (): Promise<number> =>
+      new Promise((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+    expect(await connections()).toBe(1);
+    const started = Date.now();
+    while ((await connections()) > 0) {
+      expect(Date.now() - started).toBeLessThan(5000);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    socket.destroy();
+  });
+
+  it("times the body on the injected clock: nothing happens until that clock passes the deadline", async () => {
+    const sleepers: { until: number; wake: () => void }[] = [];
+    let now = 1_000_000;
+    const manualClock = {
+      now: () => now,
+      sleep: (ms: number, signal?: AbortSignal) =>
+        new Promise<void>((resolve) => {
+          sleepers.push({ until: now + ms, wake: resolve });
+          signal?.addEventListener("abort", () => resolve(), { once: true });
+        }),
+    };
+    const advance = (ms: number): void => {
+      now += ms;
+      for (const s of sleepers.filter((s) => s.until <= now)) s.wake();
+    };
+    await start({ clock: manualClock, bodyTimeoutMs: 60_000, closeGraceMs: 10 });
+    const c = rawPost({ "content-length": "100", "x-github-event": "workflow_job" });
+    c.write("{");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(results).toEqual([]); // real time passed, the clock did not
+    advance(59_999);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(results).toEqual([]);
+    advance(1);
+    expect(await c.reply).toMatch(/^HTTP\/1\.1 408 /);
+    advance(10);
+    await c.closed;
+    expect(results).toEqual(["timeout"]);
   });
 
   it("still serves other clients while one is slow", async () => {

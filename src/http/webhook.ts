@@ -10,6 +10,7 @@
  * Time comes only from the injected clock; a secret is never logged.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import { verify } from "@octokit/webhooks-methods";
 import type { Clock } from "../clock.js";
 import { describeError } from "../errors.js";
@@ -87,6 +88,13 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
   const seen = new RecentIds(options.rememberedDeliveries ?? WEBHOOK_DEFAULTS.rememberedDeliveries);
   const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+  /** Destroys `socket` after the grace period unless it closed by then. */
+  const dropAfterGrace = (socket: Duplex): void => {
+    const closed = new AbortController();
+    socket.once("close", () => closed.abort());
+    void options.clock.sleep(closeGraceMs, closed.signal).then(() => socket.destroy());
+  };
+
   const respond = (req: IncomingMessage, res: ServerResponse, answer: Answer): void => {
     options.onResult?.(answer.result);
     const body =
@@ -102,13 +110,8 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
       ...answer.headers,
     });
     res.end(body);
-    if (answer.close) {
-      // We stopped reading; let the client read the answer, then drop the connection for good.
-      const socket = req.socket;
-      const closed = new AbortController();
-      socket.once("close", () => closed.abort());
-      void options.clock.sleep(closeGraceMs, closed.signal).then(() => socket.destroy());
-    }
+    // We stopped reading; let the client read the answer, then drop the connection for good.
+    if (answer.close) dropAfterGrace(req.socket);
   };
 
   const handle = async (req: IncomingMessage): Promise<Answer> => {
@@ -240,9 +243,19 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
         });
     },
   );
-  server.on("clientError", (_e, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
-    else socket.destroy();
+  // Bad requests and Node's own timeouts (headers too slow: ERR_HTTP_REQUEST_TIMEOUT) land here.
+  server.on("clientError", (e: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const timedOut = e.code === "ERR_HTTP_REQUEST_TIMEOUT";
+    options.onResult?.(timedOut ? "timeout" : "malformed");
+    socket.end(
+      `HTTP/1.1 ${timedOut ? "408 Request Timeout" : "400 Bad Request"}\r\nconnection: close\r\n\r\n`,
+    );
+    // A client that reads nothing would keep the half-closed connection: drop it after the grace.
+    dropAfterGrace(socket);
   });
   return server;
 }
