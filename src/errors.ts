@@ -18,6 +18,7 @@ export type ErrorCode =
   | "RC_STATE_UNWRITABLE"
   | "RC_STATE_LOCKED"
   | "RC_ILLEGAL_TRANSITION"
+  | "RC_WEBHOOK_SECRET_UNREADABLE"
   | "RC_USAGE";
 
 export class ControllerError extends Error {

@@ -20,7 +20,9 @@ Usage:
   runner-controller serve              run the daemon (configured by environment variables, see README)
   runner-controller demo               run a self-contained demo on the embedded GitHub simulator
   runner-controller simulate [--host H] [--port P] [--repo OWNER/REPO] [--token T]
-                                       run the GitHub simulator on its own (default 127.0.0.1:8090)
+                             [--webhook URL --webhook-secret-file F]
+                                       run the GitHub simulator on its own (default 127.0.0.1:8090);
+                                       --webhook (repeatable) sends signed workflow_job webhooks to URL
 
 Operator commands (each also installed under its own name; --help for details):
   runner-controller status [--json]          = runner-status: the daemon's status and GitHub's runners
@@ -168,12 +170,22 @@ async function main(argv: string[]): Promise<number> {
       const portRaw = flag(args, "--port", "8090");
       const repo = flag(args, "--repo", "octo-org/octo-repo");
       const token = flag(args, "--token", "sim-token");
+      const webhookUrls: string[] = [];
+      while (args.includes("--webhook")) webhookUrls.push(flag(args, "--webhook", ""));
+      const webhookSecretFile = flag(args, "--webhook-secret-file", "");
+      if (webhookUrls.length > 0 && !webhookSecretFile)
+        throw new UsageError("--webhook needs --webhook-secret-file (the secret to sign deliveries with)");
+      for (const u of webhookUrls)
+        if (!/^https?:\/\/[^\s]+$/.test(u)) throw new UsageError(`--webhook ${u} is not an http(s) URL`);
       if (args.length) throw new UsageError(`unknown argument ${args[0]}`);
       const port = Number(portRaw);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError(`--port ${portRaw} is not a port number`);
       parseRepo(repo, "--repo");
-      return (await import("./simulate.js")).simulate({ host, port, repo, token }, out);
+      return (await import("./simulate.js")).simulate(
+        { host, port, repo, token, webhookUrls, webhookSecretFile },
+        out,
+      );
     }
     case "status":
     case "cleanup-runners":

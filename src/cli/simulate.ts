@@ -1,15 +1,34 @@
+import { readFileSync } from "node:fs";
 import { startSimulator } from "../sim/server.js";
+import { attachSimWebhooks } from "../sim/webhooks/deliverer.js";
 
 export interface SimulateOptions {
   readonly host: string;
   readonly port: number;
   readonly repo: string;
   readonly token: string;
+  /** Send signed workflow_job webhooks to these URLs, signed with the first line of the secret file. */
+  readonly webhookUrls?: readonly string[];
+  readonly webhookSecretFile?: string;
 }
 
 /** `runner-controller simulate`: the GitHub simulator on its own, until interrupted. */
 export async function simulate(opts: SimulateOptions, out: (l: string) => void): Promise<number> {
   const [owner, repo] = opts.repo.split("/");
+  const webhookUrls = opts.webhookUrls ?? [];
+  const secretFile = opts.webhookSecretFile ?? "";
+  if (webhookUrls.length > 0) {
+    let problem = "holds no secret";
+    try {
+      if (readFileSync(secretFile, "utf8").trim()) problem = "";
+    } catch (e) {
+      problem = `cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})`;
+    }
+    if (problem) {
+      out(`--webhook-secret-file ${secretFile} ${problem}`);
+      return 2;
+    }
+  }
   const sim = await startSimulator({
     host: opts.host,
     port: opts.port,
@@ -18,6 +37,12 @@ export async function simulate(opts: SimulateOptions, out: (l: string) => void):
     tokens: [opts.token],
   });
   out(`GitHub simulator for ${sim.fullName} listening on ${sim.url}`);
+  const webhooks = attachSimWebhooks(sim.model, {
+    ref: { owner: sim.owner, repo: sim.repo, baseUrl: sim.url },
+    targets: webhookUrls.map((url) => ({ url, secretFile })),
+  });
+  for (const url of webhookUrls)
+    out(`  webhooks           workflow_job deliveries to ${url}, signed with ${secretFile}`);
   out(`  REST API base      GITHUB_API_URL=${sim.url}`);
   out(
     `  accepted token     the contents of your GITHUB_TOKEN_FILE must be: ${opts.token === "sim-token" ? "sim-token" : "(the --token you gave)"}`,
@@ -31,6 +56,8 @@ export async function simulate(opts: SimulateOptions, out: (l: string) => void):
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());
   });
+  webhooks.detach();
+  await webhooks.idle();
   await sim.stop();
   return 0;
 }

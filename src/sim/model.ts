@@ -21,6 +21,8 @@ export interface JobSpec {
   readonly needs?: readonly string[];
   /** Force a job id (tests of name collisions). */
   readonly id?: number;
+  /** Waits for an environment's approval first (a `waiting` job event), approved at once. */
+  readonly waitsForApproval?: boolean;
 }
 
 export interface RunSpec {
@@ -38,6 +40,7 @@ export interface SimJob {
   readonly durationMs: number;
   readonly plannedConclusion: "success" | "failure";
   readonly needs: readonly string[];
+  readonly waitsForApproval: boolean;
   /** Jobs with unmet `needs` do not exist on GitHub yet. */
   created: boolean;
   status: "queued" | "in_progress" | "completed";
@@ -103,6 +106,7 @@ const DEFAULT_LABELS = new Set(["self-hosted", "linux", "x64", "arm64", "x86", "
 
 export type SimEvent =
   | { type: "run-queued"; run: SimRun }
+  | { type: "job-waiting"; job: SimJob }
   | { type: "job-queued"; job: SimJob }
   | { type: "job-assigned"; job: SimJob; runner: SimRunner }
   | { type: "job-completed"; job: SimJob }
@@ -181,6 +185,7 @@ export class SimModel extends EventEmitter {
         durationMs: js.durationMs ?? 1000,
         plannedConclusion: js.conclusion ?? "success",
         needs: [...(js.needs ?? [])],
+        waitsForApproval: js.waitsForApproval ?? false,
         created: false,
         status: "queued",
         conclusion: null,
@@ -226,6 +231,7 @@ export class SimModel extends EventEmitter {
           job.created = true;
           job.createdAt = now;
           job.lastHeartbeat = now;
+          if (job.waitsForApproval) this.#emit({ type: "job-waiting", job });
           this.#emit({ type: "job-queued", job });
           progressed = true;
         }
