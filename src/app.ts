@@ -17,6 +17,7 @@ import { createLogger, type Logger } from "./log.js";
 import { NixosContainerBackend } from "./backend/nixos-container.js";
 import { ProcessBackend } from "./backend/process.js";
 import { LabelMatcher } from "./domain/labels.js";
+import { isPoolContainerName } from "./domain/naming.js";
 import { subnet } from "./domain/subnets.js";
 import type { Backend, GitHubPort } from "./ports.js";
 import { FileStateStore, type StateStore } from "./state/store.js";
@@ -60,6 +61,10 @@ export interface StatusReport {
     readonly job_id: number | null;
     readonly running_seconds: number;
     readonly phase: string;
+    /** creating, starting, idle, busy or destroying. */
+    readonly state: string;
+    /** Made for the warm pool rather than for a job. */
+    readonly pool: boolean;
     readonly runner_name: string;
     readonly subnet: string;
     readonly trigger_job_id: number;
@@ -187,11 +192,14 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
         job_id: r.jobId ?? r.triggerJobId,
         running_seconds: Math.max(0, Math.round((now - r.createdAt) / 1000)),
         phase: r.phase,
+        state: r.phase === "ready" ? "idle" : r.phase,
+        pool: isPoolContainerName(r.name),
         runner_name: r.runnerName,
         subnet: subnet(r.subnet).cidr,
         trigger_job_id: r.triggerJobId,
       })),
       max_concurrent: config.maxConcurrent,
+      min_idle: controller.minIdle,
       poll_interval_seconds: config.pollIntervalMs / 1000,
       job_timeout_seconds: config.jobTimeoutMs / 1000,
       startup_timeout_seconds: config.startupTimeoutMs / 1000,

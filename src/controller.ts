@@ -19,7 +19,7 @@ import {
   type RetryPolicy,
 } from "./core/model.js";
 import type { ContainerRecord, ControllerState, GitHubView, PendingDeregistration } from "./domain/types.js";
-import { describeError } from "./errors.js";
+import { ControllerError, describeError } from "./errors.js";
 import type { Logger } from "./log.js";
 import { Executor } from "./loop/executor.js";
 import { sayNote, type ControllerEvent } from "./loop/notes.js";
@@ -50,6 +50,8 @@ export function coreConfigOf(config: Config, retry: RetryTiming = {}): CoreConfi
     jobTimeoutMs: config.jobTimeoutMs,
     startupTimeoutMs: config.startupTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,
+    minIdle: config.minIdle,
+    poolMaxAgeMs: config.poolMaxAgeMs,
     runnerLabels: config.runnerLabels,
     runnerNamePrefix: config.runnerNamePrefix,
     retry: { ...DEFAULT_RETRY, ...retry },
@@ -61,17 +63,20 @@ export class Controller {
   readonly #log: Logger;
   readonly #coreConfig: CoreConfig;
   readonly #executor: Executor;
-  #state: CoreState = initialState({ version: 1, containers: [], deregistrations: [] });
+  #state: CoreState;
   readonly #queue: CoreEvent[] = [];
   #dispatching = false;
   /** The pending wake-up: when, and how to call it off. */
   #wake: { at: number; cancel: AbortController } | null = null;
   #cleanupWaiters: ((report: CleanupReport) => void)[] = [];
+  /** Whether the latest decision that saved the state got it on disk. */
+  #lastDurable: Promise<boolean> = Promise.resolve(true);
 
   constructor(deps: ControllerDeps) {
     this.#deps = deps;
     this.#log = deps.log.child({ component: "controller" });
     this.#coreConfig = coreConfigOf(deps.config, deps.retry);
+    this.#state = initialState({ version: 1, containers: [], deregistrations: [] }, this.#coreConfig);
     this.#executor = new Executor({
       config: deps.config,
       github: deps.github,
@@ -89,7 +94,7 @@ export class Controller {
   /** Load persisted state. Adoption happens in the first round (backend ∪ state ∪ GitHub). */
   async load(): Promise<void> {
     const saved = await this.#deps.store.load();
-    this.#state = initialState(saved);
+    this.#state = initialState(saved, this.#coreConfig);
     if (saved.containers.length > 0) {
       this.#log.info("loaded state", {
         containers: saved.containers.length,
@@ -132,6 +137,7 @@ export class Controller {
     }
     this.#state = decision.state;
     const durable = this.#executor.run(decision.effects, () => this.snapshotState());
+    if (decision.effects.some((e) => e.kind === "persist")) this.#lastDurable = durable;
     for (const note of decision.notes) {
       const observed = sayNote(note, this.#log, now);
       // The cleanup answers once what it left behind is on disk.
@@ -182,6 +188,32 @@ export class Controller {
     const waiters = this.#cleanupWaiters;
     this.#cleanupWaiters = [];
     for (const resolve of waiters) resolve(report);
+  }
+
+  /**
+   * Set the warm pool's size at run time (`runner-controller pool set N`): persisted, so a restart
+   * keeps it. 0 drains the pool's idle runners and leaves busy ones alone. Resolves once saved.
+   */
+  async setMinIdle(minIdle: number): Promise<void> {
+    const max = this.#deps.config.maxConcurrent;
+    if (!Number.isInteger(minIdle) || minIdle < 0 || minIdle > max) {
+      throw new ControllerError(
+        "RC_USAGE",
+        `the pool size must be a whole number from 0 to MAX_CONCURRENT (${max})`,
+      );
+    }
+    this.#dispatch({ type: "pool-set", minIdle });
+    if (!(await this.#lastDurable)) {
+      throw new ControllerError(
+        "RC_STATE_UNWRITABLE",
+        `the pool size is set to ${minIdle} but could not be saved in ${this.#deps.config.stateDir}; a restart would forget it`,
+      );
+    }
+  }
+
+  /** The warm pool's size now. */
+  get minIdle(): number {
+    return this.#state.minIdle;
   }
 
   snapshotState(): ControllerState {

@@ -24,7 +24,10 @@ import {
 } from "./results.js";
 
 /** The state right after loading what was saved: nothing under way, nothing seen yet. */
-export function initialState(saved: ControllerState): CoreState {
+export function initialState(
+  saved: ControllerState,
+  config: Pick<CoreConfig, "minIdle" | "maxConcurrent">,
+): CoreState {
   return {
     records: new Map(saved.containers.map((r) => [r.name, r])),
     deregistrations: new Map(saved.deregistrations.map((x) => [x.runnerName, x])),
@@ -38,6 +41,8 @@ export function initialState(saved: ControllerState): CoreState {
     unwritable: null,
     cleanup: null,
     idleExits: { pending: new Map(), streak: 0, halted: null },
+    // A size set at run time survives restarts, within today's MAX_CONCURRENT.
+    minIdle: Math.min(saved.minIdle ?? config.minIdle, config.maxConcurrent),
     mode: "loaded",
     startedAt: 0,
     cancelled: new Set(),
@@ -85,6 +90,13 @@ function apply(d: Draft, event: CoreEvent): void {
     case "cleanup-requested":
       startCleanup(d);
       return;
+    case "pool-set": {
+      const before = d.minIdle;
+      d.setMinIdle(Math.max(0, Math.min(event.minIdle, d.config.maxConcurrent)));
+      d.note({ type: "pool-set", minIdle: d.minIdle, before });
+      d.wantRound();
+      return;
+    }
     case "github-observed": {
       d.release(POLL_KEY);
       const view = event.view;

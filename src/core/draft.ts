@@ -37,6 +37,7 @@ export class Draft {
   unwritable: CoreState["unwritable"];
   cleanup: CleanupState | null;
   idleExits: IdleExits;
+  minIdle: number;
   mode: CoreState["mode"];
   startedAt: number;
   /** Container names whose create was cancelled for the startup timeout. */
@@ -63,6 +64,7 @@ export class Draft {
     this.unwritable = state.unwritable;
     this.cleanup = state.cleanup;
     this.idleExits = state.idleExits;
+    this.minIdle = state.minIdle;
     this.mode = state.mode;
     this.startedAt = state.startedAt;
     this.cancelled = new Set(state.cancelled);
@@ -86,6 +88,12 @@ export class Draft {
   patchRecord(name: string, patch: (r: ContainerRecord) => ContainerRecord): ContainerRecord | undefined {
     const r = this.records.get(name);
     return r ? this.setRecord(patch(r)) : undefined;
+  }
+
+  setMinIdle(minIdle: number): void {
+    if (minIdle === this.minIdle) return;
+    this.minIdle = minIdle;
+    this.#durableChanged = true;
   }
 
   deleteRecord(name: string): void {
@@ -169,6 +177,7 @@ export class Draft {
       unwritable: this.unwritable,
       cleanup: this.cleanup,
       idleExits: this.idleExits,
+      minIdle: this.minIdle,
       mode: this.mode,
       startedAt: this.startedAt,
       cancelled: this.cancelled,

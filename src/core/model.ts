@@ -18,6 +18,9 @@ export interface CoreConfig {
   readonly jobTimeoutMs: number;
   readonly startupTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** MIN_IDLE: the warm pool's size until `pool set` changes it. */
+  readonly minIdle: number;
+  readonly poolMaxAgeMs: number;
   readonly runnerLabels: readonly string[];
   readonly runnerNamePrefix: string;
   readonly retry: RetryPolicy;
@@ -137,6 +140,8 @@ export interface CoreState {
   /** Writing the state (or runner directories) fails: no creates until a write works again. */
   readonly unwritable: (Problem & { readonly retryAt: number; readonly attempts: number }) | null;
   readonly cleanup: CleanupState | null;
+  /** The warm pool's size (MIN_IDLE, or as last set at run time; persisted). */
+  readonly minIdle: number;
   /** Runners ending without taking a job (core/idle-exits.ts). */
   readonly idleExits: IdleExits;
   readonly mode: "loaded" | "running" | "stopping";
@@ -167,6 +172,8 @@ export type CoreEvent =
   | { readonly type: "wake" }
   | { readonly type: "stop" }
   | { readonly type: "cleanup-requested" }
+  /** `runner-controller pool set N`. */
+  | { readonly type: "pool-set"; readonly minIdle: number }
   | { readonly type: "github-observed"; readonly view: GitHubView }
   | { readonly type: "github-failed"; readonly code: string; readonly message: string }
   | { readonly type: "backend-listed"; readonly containers: ReadonlyMap<string, BackendState> }
@@ -282,6 +289,7 @@ export type Note =
   | { readonly type: "runners-exit-idle"; readonly count: number }
   | { readonly type: "runners-work-again" }
   | { readonly type: "backend-list-failed"; readonly message: string }
+  | { readonly type: "pool-set"; readonly minIdle: number; readonly before: number }
   | { readonly type: "cleanup-started" }
   | { readonly type: "cleanup-finished"; readonly report: CleanupReport };
 
@@ -293,8 +301,13 @@ export interface Decision {
 
 /** The persisted part of the state, as the store saves it. */
 export function durableRecords(state: CoreState): {
+  minIdle: number;
   containers: ContainerRecord[];
   deregistrations: PendingDeregistration[];
 } {
-  return { containers: [...state.records.values()], deregistrations: [...state.deregistrations.values()] };
+  return {
+    minIdle: state.minIdle,
+    containers: [...state.records.values()],
+    deregistrations: [...state.deregistrations.values()],
+  };
 }

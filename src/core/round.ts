@@ -44,6 +44,7 @@ export function planRound(d: Draft, backend: ReadonlyMap<string, BackendState> |
     inFlight,
     recentlyFinished: d.recentlyFinished,
     createBlockedUntil,
+    minIdle: d.minIdle,
   });
 
   // While runners keep ending without a job, a round sends out one probe container at most.

@@ -2,31 +2,41 @@
  * Container and runner names.
  *
  * A container is named `j` + the last 7 digits of the job that triggered it (the seed's scheme),
- * e.g. `j1234567`. nixos-container allows at most 11 characters (the host interface is
+ * e.g. `j1234567`; a warm-pool container, created for no job, `p` + the last 7 digits of the
+ * second it was planned in. nixos-container allows at most 11 characters (the host interface is
  * `ve-NAME`, and interface names are at most 15), so on a collision a suffix `-x` or `-xx`
  * (base 36) is added, which keeps every name within 11 characters of [a-z0-9-].
  */
 
 export const MAX_CONTAINER_NAME_LENGTH = 11;
-const CONTAINER_NAME_RE = /^j[0-9]{7}(?:-[a-z0-9]{1,2})?$/;
+const CONTAINER_NAME_RE = /^[jp][0-9]{7}(?:-[a-z0-9]{1,2})?$/;
 
 export function isContainerName(name: string): boolean {
   return CONTAINER_NAME_RE.test(name);
 }
 
-export function baseContainerName(jobId: number): string {
+/** A warm-pool container's name (made for no job). */
+export function isPoolContainerName(name: string): boolean {
+  return name.startsWith("p") && isContainerName(name);
+}
+
+export function baseContainerName(jobId: number, kind: "j" | "p" = "j"): string {
   const digits = String(Math.trunc(Math.abs(jobId)))
     .padStart(7, "0")
     .slice(-7);
-  return `j${digits}`;
+  return `${kind}${digits}`;
 }
 
 /**
  * The name for a new container serving `jobId`, avoiding every name in `taken`.
  * Returns null only if all 1,333 variants are taken (impossible with at most 100 containers).
  */
-export function containerNameFor(jobId: number, taken: ReadonlySet<string>): string | null {
-  const base = baseContainerName(jobId);
+export function containerNameFor(
+  jobId: number,
+  taken: ReadonlySet<string>,
+  kind: "j" | "p" = "j",
+): string | null {
+  const base = baseContainerName(jobId, kind);
   if (!taken.has(base)) return base;
   for (let i = 1; i < 36 + 36 * 36; i++) {
     const candidate = `${base}-${i.toString(36)}`;
@@ -46,6 +56,6 @@ function escapeRegExp(s: string): string {
 
 /** Recognises runner names this controller (with this prefix) creates, and nothing else. */
 export function runnerNameMatcher(prefix: string): (runnerName: string) => string | null {
-  const re = new RegExp(`^${escapeRegExp(prefix)}-(j[0-9]{7}(?:-[a-z0-9]{1,2})?)$`);
+  const re = new RegExp(`^${escapeRegExp(prefix)}-([jp][0-9]{7}(?:-[a-z0-9]{1,2})?)$`);
   return (runnerName) => re.exec(runnerName)?.[1] ?? null;
 }

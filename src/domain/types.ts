@@ -25,7 +25,9 @@ export type DestroyReason =
   | "runner-gone" // its registration disappeared from GitHub while it waited for a job
   | "create-failed" // registration or backend create failed
   | "interrupted" // found half-created after a restart
-  | "cleanup"; // operator asked for it
+  | "cleanup" // operator asked for it
+  | "pool-recycle" // an idle pool runner reached POOL_MAX_AGE
+  | "pool-drain"; // an idle pool runner beyond MIN_IDLE (the pool was made smaller)
 
 export interface ContainerRecord {
   readonly name: string;
@@ -34,7 +36,7 @@ export interface ContainerRecord {
   readonly runnerId: number | null;
   /** When the registration was created on GitHub (JIT), or null. */
   readonly registeredAt: number | null;
-  /** The queued job that caused this container to be created (it names the container). */
+  /** The queued job that caused this container to be created (it names the container); 0 for a warm-pool container. */
   readonly triggerJobId: number;
   /** The job this container is attributed to now: the job it runs when busy, else the queued job it is expected to take. */
   readonly jobId: number | null;
@@ -64,6 +66,8 @@ export interface PendingDeregistration {
 
 export interface ControllerState {
   readonly version: 1;
+  /** The warm pool's size as last set at run time (`pool set N`); unset: MIN_IDLE. */
+  readonly minIdle?: number;
   readonly containers: readonly ContainerRecord[];
   readonly deregistrations: readonly PendingDeregistration[];
 }

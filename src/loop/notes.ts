@@ -20,6 +20,7 @@ export type ControllerEvent =
   | { type: "state-writable"; at: number }
   | { type: "runners-exit-idle"; count: number; at: number }
   | { type: "runners-work-again"; at: number }
+  | { type: "pool-set"; minIdle: number; at: number }
   | { type: "cleanup-started"; at: number }
   | { type: "cleanup-finished"; complete: boolean; at: number; report: CleanupReport };
 
@@ -115,6 +116,9 @@ export function sayNote(note: Note, log: Logger, at: number): ControllerEvent | 
     case "backend-list-failed":
       log.warn("cannot list containers; will retry", { error: note.message });
       return null;
+    case "pool-set":
+      log.info("warm pool size set", { minIdle: note.minIdle, before: note.before });
+      return { type: "pool-set", minIdle: note.minIdle, at };
     case "cleanup-started":
       log.warn("cleanup: destroying every container and deregistering its runner");
       return { type: "cleanup-started", at };

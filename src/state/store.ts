@@ -52,7 +52,7 @@ export function parseState(text: string, path: string): ControllerState {
       cause: e,
     });
   }
-  const s = raw as { version?: unknown; containers?: unknown; deregistrations?: unknown };
+  const s = raw as { version?: unknown; minIdle?: unknown; containers?: unknown; deregistrations?: unknown };
   if (s.version !== 1 || !Array.isArray(s.containers)) {
     throw new ControllerError("RC_STATE_CORRUPT", `state file ${path} has an unknown format`, {
       hint: "move it aside and restart; running containers are adopted from the backend",
@@ -78,7 +78,11 @@ export function parseState(text: string, path: string): ControllerState {
         retryAt: typeof d.retryAt === "number" ? d.retryAt : 0,
       }))
     : [];
-  return { version: 1, containers, deregistrations };
+  const minIdle =
+    typeof s.minIdle === "number" && Number.isInteger(s.minIdle) && s.minIdle >= 0
+      ? { minIdle: s.minIdle }
+      : {};
+  return { version: 1, ...minIdle, containers, deregistrations };
 }
 
 export function serializeState(state: ControllerState): string {

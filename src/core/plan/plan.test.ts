@@ -15,6 +15,7 @@ const config: PlannerConfig = {
   maxConcurrent: 3,
   jobTimeoutMs: 10_000,
   startupTimeoutMs: 2_000,
+  poolMaxAgeMs: 12 * 3600_000,
   idleTimeoutMs: 1_000,
   runnerLabels: ["self-hosted", "nix", "Linux", "X64"],
   runnerNamePrefix: "host",
@@ -72,6 +73,7 @@ function input(
     githubFresh: true,
     recentlyRemoved: new Map(),
     createBlockedUntil: 0,
+    minIdle: 0,
     ...rest,
   };
 }
@@ -435,6 +437,7 @@ const arbSituation = fc
       githubFresh: true,
       recentlyRemoved: new Map(),
       createBlockedUntil: 0,
+      minIdle: 0,
     };
     return pi;
   });

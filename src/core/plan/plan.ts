@@ -14,7 +14,13 @@
 import { runnerKey } from "../model.js";
 import { LabelMatcher } from "../../domain/labels.js";
 import { canTransition } from "../../domain/lifecycle.js";
-import { containerNameFor, isContainerName, runnerNameFor, runnerNameMatcher } from "../../domain/naming.js";
+import {
+  containerNameFor,
+  isContainerName,
+  isPoolContainerName,
+  runnerNameFor,
+  runnerNameMatcher,
+} from "../../domain/naming.js";
 import { allocateSubnet } from "../../domain/subnets.js";
 import type {
   BackendState,
@@ -32,6 +38,8 @@ export interface PlannerConfig {
   readonly jobTimeoutMs: number;
   readonly startupTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** An idle warm-pool runner is replaced after this long. */
+  readonly poolMaxAgeMs: number;
   readonly runnerLabels: readonly string[];
   readonly runnerNamePrefix: string;
 }
@@ -62,6 +70,8 @@ export interface PlanInput {
   readonly recentlyFinished: ReadonlyMap<string, { readonly at: number; readonly runnerName: string }>;
   /** No new containers before this time (backing off after failed creates). */
   readonly createBlockedUntil: number;
+  /** Idle runners to keep ready for any matching job (the warm pool). */
+  readonly minIdle: number;
 }
 
 export type PlanEffect =
@@ -145,7 +155,9 @@ export function plan(input: PlanInput): Plan {
   for (const r of records.values()) {
     if (!isLive(r) || !idle(r) || r.phase === "creating") continue;
     const busyTooLong = r.busySince !== null && now - r.busySince > config.jobTimeoutMs;
-    const aliveTooLong = now - r.createdAt > config.startupTimeoutMs + config.jobTimeoutMs;
+    // A pool container may wait up to POOL_MAX_AGE for its job before that job's time starts.
+    const waitAllowance = isPoolRecord(r) ? config.poolMaxAgeMs : 0;
+    const aliveTooLong = now - r.createdAt > config.startupTimeoutMs + config.jobTimeoutMs + waitAllowance;
     if (busyTooLong || aliveTooLong) {
       set(markDestroying(r, "job-timeout"));
       effects.push({ kind: "destroy", name: r.name, reason: "job-timeout" });
@@ -232,9 +244,11 @@ export function plan(input: PlanInput): Plan {
       if (r.jobId !== null && queuedIds.has(r.jobId) && !claimed.has(r.jobId)) claimed.add(r.jobId);
       else standing.push(r);
     }
-    for (const _ of standing) {
+    const spare: ContainerRecord[] = [];
+    for (const r of standing) {
       const stand = queued.find((j) => !claimed.has(j.id));
       if (stand) claimed.add(stand.id);
+      else spare.push(r);
     }
     const unmatched: ContainerRecord[] = [];
     for (const r of pending) {
@@ -250,9 +264,30 @@ export function plan(input: PlanInput): Plan {
       const job = queued.find((j) => !claimed.has(j.id));
       if (job) claimed.add(job.id);
       const jobId = job ? job.id : null;
-      const surplusSince = jobId === null ? (r.surplusSince ?? now) : null;
-      if (r.jobId !== jobId || r.surplusSince !== surplusSince) set({ ...r, jobId, surplusSince });
+      if (jobId === null) spare.push(r);
+      if (r.jobId !== jobId || (jobId !== null && r.surplusSince !== null)) {
+        set({ ...r, jobId, surplusSince: jobId === null ? r.surplusSince : null });
+      }
     }
+
+    // 4c'. The warm pool: containers no queued job waits for are its members, up to MIN_IDLE —
+    //      online ones first, then the newest; a pool member is never surplus. Beyond MIN_IDLE,
+    //      a container made for the pool is drained at once and one made for a job that went
+    //      elsewhere is surplus (reaped after IDLE_TIMEOUT).
+    const pool = choosePool(spare, input.minIdle);
+    for (const r of spare) {
+      if (!idle(r)) continue;
+      const current = records.get(r.name) ?? r;
+      const member = pool.has(r.name);
+      const surplusSince = member ? null : (current.surplusSince ?? now);
+      if (current.surplusSince !== surplusSince) set({ ...current, surplusSince });
+      if (!member && isPoolRecord(r) && (r.phase === "starting" || r.phase === "ready")) {
+        effects.push({ kind: "reap", name: r.name, reason: "pool-drain" });
+      } else if (member && r.phase === "ready" && now - r.createdAt >= config.poolMaxAgeMs) {
+        effects.push({ kind: "reap", name: r.name, reason: "pool-recycle" });
+      }
+    }
+    let poolDeficit = Math.max(0, input.minIdle - pool.size);
 
     // 4d. Timeouts that depend on GitHub: a runner that never came online, and surplus idlers.
     const reaping = new Set(effects.filter((e) => e.kind === "reap").map((e) => e.name));
@@ -299,23 +334,19 @@ export function plan(input: PlanInput): Plan {
         subnets.add(subnet);
         claimed.add(job.id);
         free--;
-        records.set(name, {
-          name,
-          runnerName: runnerNameFor(config.runnerNamePrefix, name),
-          runnerId: null,
-          registeredAt: null,
-          triggerJobId: job.id,
-          jobId: job.id,
-          subnet,
-          phase: "creating",
-          createdAt: now,
-          onlineAt: null,
-          busySince: null,
-          surplusSince: null,
-          destroyReason: null,
-          destroyAttempts: 0,
-          retryAt: 0,
-        });
+        records.set(name, newRecord(config, name, subnet, job.id, now));
+        effects.push({ kind: "create", name });
+      }
+      // The pool, with what capacity is left.
+      while (poolDeficit > 0 && free > 0) {
+        const name = containerNameFor(Math.floor(now / 1000), names, "p");
+        const subnet = allocateSubnet(subnets);
+        if (name === null || subnet === null) break;
+        names.add(name);
+        subnets.add(subnet);
+        poolDeficit--;
+        free--;
+        records.set(name, newRecord(config, name, subnet, 0, now));
         effects.push({ kind: "create", name });
       }
     }
@@ -340,4 +371,44 @@ export function plan(input: PlanInput): Plan {
   }
 
   return { records: [...records.values()], effects };
+}
+
+/** A container made for the warm pool rather than for a queued job. */
+export function isPoolRecord(r: ContainerRecord): boolean {
+  return isPoolContainerName(r.name);
+}
+
+/** The pool's members among the spare containers: online ones first, then the newest. */
+function choosePool(spare: readonly ContainerRecord[], minIdle: number): ReadonlySet<string> {
+  const rank = (r: ContainerRecord): number => (r.phase === "ready" ? 0 : 1);
+  const ordered = [...spare].sort(
+    (a, b) => rank(a) - rank(b) || b.createdAt - a.createdAt || a.name.localeCompare(b.name),
+  );
+  return new Set(ordered.slice(0, minIdle).map((r) => r.name));
+}
+
+function newRecord(
+  config: PlannerConfig,
+  name: string,
+  subnet: number,
+  jobId: number,
+  now: number,
+): ContainerRecord {
+  return {
+    name,
+    runnerName: runnerNameFor(config.runnerNamePrefix, name),
+    runnerId: null,
+    registeredAt: null,
+    triggerJobId: jobId,
+    jobId: jobId === 0 ? null : jobId,
+    subnet,
+    phase: "creating",
+    createdAt: now,
+    onlineAt: null,
+    busySince: null,
+    surplusSince: null,
+    destroyReason: null,
+    destroyAttempts: 0,
+    retryAt: 0,
+  };
 }
