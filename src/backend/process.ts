@@ -14,7 +14,7 @@ import { closeSync, openSync, readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
-import { ControllerError } from "../errors.js";
+import { ControllerError, describeError } from "../errors.js";
 import { signalGroup, spawnDetached } from "../exec/exec.js";
 import type { Logger } from "../log.js";
 import { isContainerName } from "../domain/naming.js";
@@ -88,7 +88,8 @@ export class ProcessBackend implements Backend {
   readonly #children = new Map<string, ChildProcess>();
   readonly #listeners: ((name: string) => void)[] = [];
   readonly #adopted = new Map<string, Meta>();
-  #watch: NodeJS.Timeout | undefined;
+  /** Set while adopted processes are being watched; aborting it ends the watch. */
+  #watching: AbortController | undefined;
 
   constructor(opts: ProcessBackendOptions) {
     this.#opts = opts;
@@ -104,7 +105,13 @@ export class ProcessBackend implements Backend {
   }
 
   #notify(name: string): void {
-    for (const l of this.#listeners) l(name);
+    for (const listener of this.#listeners) {
+      try {
+        listener(name);
+      } catch (e) {
+        this.#opts.log.error("a stop listener failed", { container: name, error: describeError(e) });
+      }
+    }
   }
 
   async create(spec: CreateSpec, signal: AbortSignal): Promise<void> {
@@ -192,21 +199,27 @@ export class ProcessBackend implements Backend {
   #adopt(name: string, meta: Meta): void {
     if (this.#adopted.has(name)) return;
     this.#adopted.set(name, meta);
-    if (!this.#watch) {
-      this.#watch = setInterval(() => {
-        for (const [n, m] of this.#adopted) {
-          if (!isAlive(m)) {
-            this.#adopted.delete(n);
-            this.#notify(n);
-          }
+    if (this.#watching) return;
+    const watching = new AbortController();
+    this.#watching = watching;
+    this.#watchAdopted(watching.signal).catch((e: unknown) =>
+      this.#opts.log.error("watching adopted runners failed", { error: describeError(e) }),
+    );
+  }
+
+  async #watchAdopted(stop: AbortSignal): Promise<void> {
+    const intervalMs = this.#opts.watchIntervalMs ?? 500;
+    while (!stop.aborted && this.#adopted.size > 0) {
+      await this.#opts.clock.sleep(intervalMs, stop);
+      if (stop.aborted) break;
+      for (const [name, meta] of this.#adopted) {
+        if (!isAlive(meta)) {
+          this.#adopted.delete(name);
+          this.#notify(name);
         }
-        if (this.#adopted.size === 0 && this.#watch) {
-          clearInterval(this.#watch);
-          this.#watch = undefined;
-        }
-      }, this.#opts.watchIntervalMs ?? 500);
-      this.#watch.unref();
+      }
     }
+    if (this.#watching?.signal === stop) this.#watching = undefined;
   }
 
   async destroy(name: string): Promise<void> {
@@ -237,8 +250,8 @@ export class ProcessBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    if (this.#watch) clearInterval(this.#watch);
-    this.#watch = undefined;
+    this.#watching?.abort();
+    this.#watching = undefined;
     this.#adopted.clear();
     await Promise.resolve();
   }

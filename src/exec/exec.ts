@@ -5,6 +5,7 @@
  * Arguments listed as secret are masked wherever the command line is shown.
  */
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import { systemClock, type Clock } from "../clock.js";
 import { ControllerError } from "../errors.js";
 import { redactor } from "../util/redact.js";
 
@@ -22,6 +23,8 @@ export interface ExecOptions {
   readonly secretArgs?: readonly number[];
   /** Keep at most this many characters of stdout/stderr (the tail). Default 64 KiB. */
   readonly maxOutput?: number;
+  /** The timeout and the SIGKILL grace are measured on this clock. Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 export interface ExecResult {
@@ -88,7 +91,8 @@ class Tail {
 
 /** Run a command to completion. Never rejects: inspect the result (see `ok`). */
 export function run(file: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
-  const started = performance.now();
+  const clock = opts.clock ?? systemClock;
+  const started = clock.now();
   const command = showCommand(file, args, opts.secretArgs);
   const max = opts.maxOutput ?? 64 * 1024;
   const stdout = new Tail(max);
@@ -115,7 +119,7 @@ export function run(file: string, args: readonly string[], opts: ExecOptions): P
         signal: null,
         stdout: "",
         stderr: "",
-        durationMs: performance.now() - started,
+        durationMs: clock.now() - started,
         timedOut: false,
         aborted: false,
         spawnError: (e as Error).message,
@@ -123,17 +127,19 @@ export function run(file: string, args: readonly string[], opts: ExecOptions): P
       return;
     }
     const grace = opts.killGraceMs ?? 5000;
-    let killTimer: NodeJS.Timeout | undefined;
+    // Aborted when the command ends: cancels the timeout and any pending SIGKILL.
+    const ended = new AbortController();
     const terminate = (): void => {
       killGroup(child, "SIGTERM");
-      killTimer = setTimeout(() => killGroup(child, "SIGKILL"), grace);
-      killTimer.unref();
+      void clock.sleep(grace, ended.signal).then(() => {
+        if (!ended.signal.aborted) killGroup(child, "SIGKILL");
+      });
     };
-    const timer = setTimeout(() => {
+    void clock.sleep(opts.timeoutMs, ended.signal).then(() => {
+      if (ended.signal.aborted) return;
       timedOut = true;
       terminate();
-    }, opts.timeoutMs);
-    timer.unref();
+    });
     const onAbort = (): void => {
       aborted = true;
       terminate();
@@ -154,8 +160,7 @@ export function run(file: string, args: readonly string[], opts: ExecOptions): P
     ): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
+      ended.abort();
       opts.signal?.removeEventListener("abort", onAbort);
       resolve({
         command,
@@ -163,7 +168,7 @@ export function run(file: string, args: readonly string[], opts: ExecOptions): P
         signal,
         stdout: redactor.scrub(stdout.value),
         stderr: redactor.scrub(stderr.value),
-        durationMs: performance.now() - started,
+        durationMs: clock.now() - started,
         timedOut,
         aborted,
         spawnError,
