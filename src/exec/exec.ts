@@ -2,7 +2,7 @@
  * The one place that starts processes. Argument arrays only, never a shell; every call has a
  * timeout and may be cancelled; termination escalates from SIGTERM to SIGKILL; the result
  * carries the command, exit code, signal, output tails, duration and whether it timed out.
- * Arguments listed as secret are masked wherever the command line is shown.
+ * Known secrets are scrubbed from the command line and the output tails.
  */
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { systemClock, type Clock } from "../clock.js";
@@ -13,19 +13,16 @@ export interface ExecOptions {
   /** Kill the command after this long (SIGTERM, then SIGKILL after `killGraceMs`). */
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
-  readonly cwd?: string;
   /** The complete environment of the child (nothing is inherited unless given here). */
   readonly env?: Record<string, string>;
-  readonly input?: string;
   /** Grace between SIGTERM and SIGKILL. Default 5 s. */
   readonly killGraceMs?: number;
-  /** Indexes of arguments never to show (they are masked in `command`). */
-  readonly secretArgs?: readonly number[];
-  /** Keep at most this many characters of stdout/stderr (the tail). Default 64 KiB. */
-  readonly maxOutput?: number;
   /** The timeout and the SIGKILL grace are measured on this clock. Default: the system clock. */
   readonly clock?: Clock;
 }
+
+/** At most this many characters of stdout/stderr are kept (the tail). */
+const MAX_OUTPUT = 64 * 1024;
 
 export interface ExecResult {
   /** The command line for people: quoted, secrets masked. */
@@ -49,13 +46,8 @@ function quote(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-export function showCommand(
-  file: string,
-  args: readonly string[],
-  secretArgs: readonly number[] = [],
-): string {
-  const shown = args.map((a, i) => (secretArgs.includes(i) ? "[REDACTED]" : quote(a)));
-  return redactor.scrub([quote(file), ...shown].join(" "));
+function showCommand(file: string, args: readonly string[]): string {
+  return redactor.scrub([quote(file), ...args.map(quote)].join(" "));
 }
 
 /** The standard minimal environment for helper commands: PATH only, plus what the caller adds. */
@@ -93,10 +85,9 @@ class Tail {
 export function run(file: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
   const clock = opts.clock ?? systemClock;
   const started = clock.now();
-  const command = showCommand(file, args, opts.secretArgs);
-  const max = opts.maxOutput ?? 64 * 1024;
-  const stdout = new Tail(max);
-  const stderr = new Tail(max);
+  const command = showCommand(file, args);
+  const stdout = new Tail(MAX_OUTPUT);
+  const stderr = new Tail(MAX_OUTPUT);
   return new Promise((resolve) => {
     let timedOut = false;
     let aborted = false;
@@ -104,7 +95,6 @@ export function run(file: string, args: readonly string[], opts: ExecOptions): P
     let child: ChildProcess;
     try {
       child = spawn(file, [...args], {
-        cwd: opts.cwd,
         env: opts.env ?? minimalEnv(),
         stdio: ["pipe", "pipe", "pipe"],
         // Its own process group, so a timeout kills everything it started.
@@ -150,8 +140,7 @@ export function run(file: string, args: readonly string[], opts: ExecOptions): P
     child.stdout?.on("data", (c: Buffer) => stdout.push(c));
     child.stderr?.on("data", (c: Buffer) => stderr.push(c));
     child.stdin?.on("error", () => {});
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-    else child.stdin?.end();
+    child.stdin?.end();
 
     const finish = (
       exitCode: number | null,
@@ -187,13 +176,6 @@ export function describeFailure(r: ExecResult): string {
   const tail = r.stderr.trim().split("\n").slice(-3).join(" | ").slice(0, 500);
   const how = r.signal ? `killed by ${r.signal}` : `exit ${r.exitCode}`;
   return `${r.command}: ${how}${tail ? `: ${tail}` : ""}`;
-}
-
-export function execError(r: ExecResult, what: string): ControllerError {
-  return new ControllerError(
-    r.timedOut ? "RC_BACKEND_TIMEOUT" : "RC_EXEC_FAILED",
-    `${what}: ${describeFailure(r)}`,
-  );
 }
 
 export interface DetachedOptions {

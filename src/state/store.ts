@@ -3,7 +3,7 @@
  * the old one, and the directory fsynced — after a kill -9 at any moment the file holds either
  * the old or the new state, never a mix. Writes are serialised and coalesced.
  */
-import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ControllerError } from "../errors.js";
@@ -125,11 +125,6 @@ export class FileStateStore implements StateStore {
     this.#chain = next.catch(() => {});
     return next;
   }
-
-  /** Synchronous variant for the last write before exit. */
-  saveSync(state: ControllerState): void {
-    writeAtomicSync(this.path, serializeState(state));
-  }
 }
 
 async function writeAtomic(path: string, text: string): Promise<void> {
@@ -154,25 +149,6 @@ async function writeAtomic(path: string, text: string): Promise<void> {
     await d.sync();
   } finally {
     await d.close();
-  }
-}
-
-function writeAtomicSync(path: string, text: string): void {
-  const dir = dirname(path);
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const d = openSync(dir, "r");
-  try {
-    fsyncSync(d);
-  } finally {
-    closeSync(d);
   }
 }
 
