@@ -1,4 +1,4 @@
-import { redactor } from "./util/redact.js";
+import { redactor as sharedRedactor, type Redactor } from "./util/redact.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -21,6 +21,8 @@ export interface LoggerOptions {
   level?: LogLevel;
   format?: "json" | "text";
   sink?: LogSink;
+  /** Scrubs every line. Default: the process-wide instance (until every caller passes one). */
+  redactor?: Redactor;
 }
 
 function safeValue(v: unknown): unknown {
@@ -30,12 +32,13 @@ function safeValue(v: unknown): unknown {
 
 /**
  * A small structured logger. Text format for people (journald adds its own timestamps),
- * JSON for machines. Every line goes through the redactor.
+ * JSON for machines. Every line goes through the redactor it is given.
  */
 export function createLogger(options: LoggerOptions = {}, bindings: LogFields = {}): Logger {
   const min = LEVELS[options.level ?? "info"];
   const format = options.format ?? "text";
   const sink: LogSink = options.sink ?? { write: (line) => process.stderr.write(line) };
+  const redactor = options.redactor ?? sharedRedactor;
 
   const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
     if (LEVELS[level] < min) return;

@@ -20,6 +20,7 @@ import type { Logger } from "../log.js";
 import { isContainerName } from "../domain/naming.js";
 import type { BackendState } from "../domain/types.js";
 import type { Backend, CreateSpec, RunnerSecret } from "../ports.js";
+import type { Redactor } from "../util/redact.js";
 
 export interface ProcessBackendOptions {
   readonly root: string;
@@ -32,6 +33,8 @@ export interface ProcessBackendOptions {
   readonly watchIntervalMs?: number;
   /** Extra non-secret environment for the runner (e.g. RUNNER_ALLOW_RUNASROOT). */
   readonly extraEnv?: Record<string, string>;
+  /** Scrubs the command line in errors. Default: the process-wide instance. */
+  readonly redactor?: Redactor;
 }
 
 interface Meta {
@@ -131,6 +134,7 @@ export class ProcessBackend implements Backend {
         cwd: join(dir, "work"),
         env: runnerEnv(spec.secret, join(dir, "work"), this.#opts.extraEnv),
         outputFd: fd,
+        ...(this.#opts.redactor ? { redactor: this.#opts.redactor } : {}),
       });
     } catch (e) {
       await rm(dir, { recursive: true, force: true });

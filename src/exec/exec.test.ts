@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Clock } from "../clock.js";
+import { Redactor } from "../util/redact.js";
 import { ok, run } from "./exec.js";
 
 /** A clock that only moves when told to; sleepers wake when their time is reached. */
@@ -86,5 +87,15 @@ describe("run", () => {
     expect(ok(r)).toBe(true);
     expect(r.timedOut).toBe(false);
     expect(clock.sleeping).toBe(0);
+  });
+});
+
+describe("run's redaction", () => {
+  it("scrubs the command line and the output with the redactor it is given", async () => {
+    const redactor = new Redactor();
+    redactor.add("hunter2-password");
+    const r = await run("echo", ["pw=hunter2-password"], { timeoutMs: 10_000, redactor });
+    expect(r.command).toBe("echo pw=[REDACTED]");
+    expect(r.stdout).toBe("pw=[REDACTED]\n");
   });
 });

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { systemClock, type Clock } from "../clock.js";
 import { ControllerError } from "../errors.js";
-import { redactor } from "../util/redact.js";
+import { redactor as sharedRedactor, type Redactor } from "../util/redact.js";
 
 export interface ExecOptions {
   /** Kill the command after this long (SIGTERM, then SIGKILL after `killGraceMs`). */
@@ -19,6 +19,8 @@ export interface ExecOptions {
   readonly killGraceMs?: number;
   /** The timeout and the SIGKILL grace are measured on this clock. Default: the system clock. */
   readonly clock?: Clock;
+  /** Scrubs the command line and the output tails. Default: the process-wide instance. */
+  readonly redactor?: Redactor;
 }
 
 /** At most this many characters of stdout/stderr are kept (the tail). */
@@ -46,7 +48,7 @@ function quote(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-function showCommand(file: string, args: readonly string[]): string {
+function showCommand(file: string, args: readonly string[], redactor: Redactor): string {
   return redactor.scrub([quote(file), ...args.map(quote)].join(" "));
 }
 
@@ -85,7 +87,8 @@ class Tail {
 export function run(file: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
   const clock = opts.clock ?? systemClock;
   const started = clock.now();
-  const command = showCommand(file, args);
+  const redactor = opts.redactor ?? sharedRedactor;
+  const command = showCommand(file, args, redactor);
   const stdout = new Tail(MAX_OUTPUT);
   const stderr = new Tail(MAX_OUTPUT);
   return new Promise((resolve) => {
@@ -183,6 +186,8 @@ export interface DetachedOptions {
   readonly env: Record<string, string>;
   /** File descriptor that receives stdout and stderr. */
   readonly outputFd: number;
+  /** Scrubs the command line in errors. Default: the process-wide instance. */
+  readonly redactor?: Redactor;
 }
 
 /**
@@ -194,22 +199,18 @@ export function spawnDetached(
   args: readonly string[],
   opts: DetachedOptions,
 ): Promise<ChildProcess> {
+  const command = showCommand(file, args, opts.redactor ?? sharedRedactor);
   return new Promise((resolve, reject) => {
     const stdio: StdioOptions = ["ignore", opts.outputFd, opts.outputFd];
     let child: ChildProcess;
     try {
       child = spawn(file, [...args], { cwd: opts.cwd, env: opts.env, stdio, detached: true, shell: false });
     } catch (e) {
-      reject(
-        new ControllerError(
-          "RC_EXEC_FAILED",
-          `cannot start ${showCommand(file, args)}: ${(e as Error).message}`,
-        ),
-      );
+      reject(new ControllerError("RC_EXEC_FAILED", `cannot start ${command}: ${(e as Error).message}`));
       return;
     }
     const onError = (e: Error): void =>
-      reject(new ControllerError("RC_EXEC_FAILED", `cannot start ${showCommand(file, args)}: ${e.message}`));
+      reject(new ControllerError("RC_EXEC_FAILED", `cannot start ${command}: ${e.message}`));
     child.once("error", onError);
     child.once("spawn", () => {
       child.off("error", onError);

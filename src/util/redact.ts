@@ -1,7 +1,8 @@
 /**
  * Secret redaction. Every secret the process learns (token file contents, JIT configs,
- * registration tokens) is registered here; the logger and the error paths scrub them from any
- * text before it leaves the process.
+ * registration tokens) is registered with a Redactor; the logger, the command runner and the
+ * CLI's output scrub them from any text before it leaves the process. One Redactor is made by
+ * the composition root (src/cli/main.ts) and handed to whatever needs it.
  *
  * The token is pinned for the life of the process. Per-runner secrets are kept while in use (a
  * JIT config is removed once its runner has it) and, as a bound, only the most recent ones:
@@ -53,5 +54,12 @@ export function scrubTokenShapes(text: string): string {
   return text.replace(/\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b/g, "[REDACTED]");
 }
 
-/** The process-wide redactor. */
+/**
+ * The process-wide instance.
+ *
+ * @deprecated Receive a Redactor instead of importing this. It remains only while the GitHub
+ * client, the token file, the controller and the configuration still import it; the composition
+ * root (src/cli/main.ts) hands this same instance to everything else, so a secret registered by
+ * either side is scrubbed by both. Once nothing imports it, main makes its own `new Redactor()`.
+ */
 export const redactor = new Redactor();
