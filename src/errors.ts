@@ -17,6 +17,7 @@ export type ErrorCode =
   | "RC_STATE_CORRUPT"
   | "RC_STATE_UNWRITABLE"
   | "RC_STATE_LOCKED"
+  | "RC_STATE_UNWRITABLE"
   | "RC_ILLEGAL_TRANSITION"
   | "RC_USAGE";
 

@@ -10,8 +10,8 @@
  * group, SIGKILL after a grace, and removes the directory.
  */
 import type { ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { mkdir, open, readdir, readFile, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { ControllerError, describeError } from "../errors.js";
@@ -20,6 +20,7 @@ import type { Logger } from "../log.js";
 import { isContainerName } from "../domain/naming.js";
 import type { BackendState } from "../domain/types.js";
 import type { Backend, CreateSpec, RunnerSecret } from "../ports.js";
+import { describeFsError, stateUnwritable } from "../util/fs-errors.js";
 import type { Redactor } from "../util/redact.js";
 
 export interface ProcessBackendOptions {
@@ -117,47 +118,98 @@ export class ProcessBackend implements Backend {
     }
   }
 
+  /**
+   * When STATE_DIR cannot be written (full, read-only, failing) this rejects with
+   * RC_STATE_UNWRITABLE naming the path and the cause, and leaves nothing behind: no directory
+   * where it could be removed, no runner process.
+   */
   async create(spec: CreateSpec, signal: AbortSignal): Promise<void> {
     const dir = this.#dir(spec.name);
+    const workDir = join(dir, "work");
     this.#metaCache.delete(spec.name);
     signal.throwIfAborted();
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(join(dir, "work"), { recursive: true, mode: 0o700 });
-    if (signal.aborted) {
+    try {
       await rm(dir, { recursive: true, force: true });
+      await mkdir(this.#opts.root, { recursive: true, mode: 0o700 });
+      // One level at a time: a recursive mkdir reports ENOENT, not the cause, on a read-only disk.
+      await mkdir(dir, { mode: 0o700 });
+      await mkdir(workDir, { mode: 0o700 });
+    } catch (e) {
+      await this.#discard(spec.name, dir, null);
+      throw stateUnwritable(`cannot make the runner directory ${dir}`, e);
+    }
+    if (signal.aborted) {
+      await this.#discard(spec.name, dir, null);
       signal.throwIfAborted();
     }
-    const fd = openSync(join(dir, "runner.log"), "a", 0o600);
+    let output: FileHandle;
+    try {
+      output = await open(join(dir, "runner.log"), "a", 0o600);
+    } catch (e) {
+      await this.#discard(spec.name, dir, null);
+      throw stateUnwritable(`cannot make the runner's log in ${dir}`, e);
+    }
     let child: ChildProcess;
     try {
       child = await spawnDetached(this.#opts.command, [], {
-        cwd: join(dir, "work"),
-        env: runnerEnv(spec.secret, join(dir, "work"), this.#opts.extraEnv),
-        outputFd: fd,
+        cwd: workDir,
+        env: runnerEnv(spec.secret, workDir, this.#opts.extraEnv),
+        outputFd: output.fd,
         ...(this.#opts.redactor ? { redactor: this.#opts.redactor } : {}),
       });
     } catch (e) {
-      await rm(dir, { recursive: true, force: true });
+      await this.#discard(spec.name, dir, null);
       throw e;
     } finally {
-      closeSync(fd);
+      // The child has its own copy of the descriptor; failing to close ours changes nothing.
+      await output.close().catch(() => {});
     }
     const pid = child.pid!;
     const meta: Meta = { pid, startTime: procStat(pid)?.startTime ?? "", runnerName: spec.runnerName };
+    let discarded = false;
     this.#children.set(spec.name, child);
     child.once("exit", (code, sig) => {
       this.#children.delete(spec.name);
+      if (discarded) return;
       this.#opts.log.debug("runner process exited", { container: spec.name, code, signal: sig });
-      void writeFile(join(dir, "exit.json"), JSON.stringify({ code, signal: sig })).catch(() => {});
+      // Only a record for people; the directory may be gone or unwritable.
+      writeFile(join(dir, "exit.json"), JSON.stringify({ code, signal: sig })).catch(() => {});
       this.#notify(spec.name);
     });
     child.unref();
-    await writeFile(join(dir, "meta.json"), JSON.stringify(meta), { mode: 0o600 });
+    try {
+      await writeFile(join(dir, "meta.json"), JSON.stringify(meta), { mode: 0o600 });
+    } catch (e) {
+      // Without its metadata the runner could not be found again after a restart: stop it.
+      discarded = true;
+      await this.#discard(spec.name, dir, meta);
+      throw stateUnwritable(`cannot record runner ${spec.name} in ${dir}`, e);
+    }
     this.#metaCache.set(spec.name, meta);
     if (signal.aborted) {
       await this.destroy(spec.name);
       signal.throwIfAborted();
     }
+  }
+
+  /** Undo a create that failed part-way: stop its process (if it started), remove its directory. Never rejects. */
+  async #discard(name: string, dir: string, meta: Meta | null): Promise<void> {
+    if (meta) {
+      await this.#stopProcess(name, meta, 0).catch((e: unknown) =>
+        this.#opts.log.error("stopping a half-made runner failed", {
+          container: name,
+          error: describeError(e),
+        }),
+      );
+    }
+    this.#children.delete(name);
+    this.#metaCache.delete(name);
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 }).catch((e: unknown) =>
+      this.#opts.log.warn("removing a half-made runner directory failed; destroy removes it later", {
+        container: name,
+        error: describeFsError(e),
+      }),
+    );
   }
 
   /** Metadata never changes once written, so it is read from disk once per container. */
@@ -226,27 +278,39 @@ export class ProcessBackend implements Backend {
     if (this.#watching?.signal === stop) this.#watching = undefined;
   }
 
+  /**
+   * A runner directory that cannot be removed (read-only or failing STATE_DIR) rejects with
+   * RC_STATE_UNWRITABLE once the process is stopped; destroying again retries the removal.
+   */
   async destroy(name: string): Promise<void> {
     const dir = this.#dir(name);
     const meta = await this.#meta(name);
-    if (meta && isAlive(meta)) {
-      signalGroup(meta.pid, "SIGTERM");
-      const deadline = this.#opts.clock.now() + (this.#opts.killGraceMs ?? 10_000);
-      while (isAlive(meta) && this.#opts.clock.now() < deadline) await this.#opts.clock.sleep(25);
-      if (isAlive(meta)) {
-        signalGroup(meta.pid, "SIGKILL");
-        const hard = this.#opts.clock.now() + 5000;
-        while (isAlive(meta) && this.#opts.clock.now() < hard) await this.#opts.clock.sleep(25);
-        if (isAlive(meta))
-          throw new ControllerError("RC_BACKEND_FAILED", `process ${meta.pid} of ${name} survived SIGKILL`);
-      }
-    }
+    if (meta) await this.#stopProcess(name, meta, this.#opts.killGraceMs ?? 10_000);
     this.#adopted.delete(name);
     this.#children.delete(name);
-    // The exit handler of the process that started the runner may still write exit.json into
-    // the directory while it is being removed (ENOTEMPTY): rm retries that.
     this.#metaCache.delete(name);
-    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    try {
+      // The exit handler of the process that started the runner may still write exit.json into
+      // the directory while it is being removed (ENOTEMPTY): rm retries that.
+      await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    } catch (e) {
+      throw stateUnwritable(`runner ${name} is stopped, but its directory ${dir} cannot be removed`, e);
+    }
+  }
+
+  /** SIGTERM to the runner's process group, SIGKILL after `graceMs`; resolves once it is gone. */
+  async #stopProcess(name: string, meta: Meta, graceMs: number): Promise<void> {
+    const { clock } = this.#opts;
+    if (!isAlive(meta)) return;
+    signalGroup(meta.pid, "SIGTERM");
+    const deadline = clock.now() + graceMs;
+    while (isAlive(meta) && clock.now() < deadline) await clock.sleep(25);
+    if (!isAlive(meta)) return;
+    signalGroup(meta.pid, "SIGKILL");
+    const hardDeadline = clock.now() + 5000;
+    while (isAlive(meta) && clock.now() < hardDeadline) await clock.sleep(25);
+    if (isAlive(meta))
+      throw new ControllerError("RC_BACKEND_FAILED", `process ${meta.pid} of ${name} survived SIGKILL`);
   }
 
   onStopped(listener: (name: string) => void): void {

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ControllerError } from "../errors.js";
+import { stateUnwritable } from "../util/fs-errors.js";
 import {
   LIVE_PHASES,
   type ContainerRecord,
@@ -127,28 +128,38 @@ export class FileStateStore implements StateStore {
   }
 }
 
+/**
+ * Write `text` to `path` atomically. When anything fails (a full disk, a read-only or failing
+ * filesystem) it rejects with RC_STATE_UNWRITABLE naming the cause, the old file is left as it
+ * was and the temporary file is removed.
+ */
 async function writeAtomic(path: string, text: string): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
-  const fh = await open(tmp, "w", 0o600);
   try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const file = await open(tmp, "w", 0o600);
+    try {
+      await file.writeFile(text);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => {});
-    throw e;
+    throw stateUnwritable(`cannot write the state file ${path}`, e);
   }
-  const d = await open(dir, "r");
+  // The rename is done; this makes it survive a power loss.
   try {
-    await d.sync();
-  } finally {
-    await d.close();
+    const dirHandle = await open(dir, "r");
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
+    }
+  } catch (e) {
+    throw stateUnwritable(`cannot make the state file ${path} durable`, e);
   }
 }
 
