@@ -52,9 +52,9 @@ export function createLogger(options: LoggerOptions = {}, bindings: LogFields = 
       const parts = Object.entries(all)
         .filter(([, v]) => v !== undefined)
         .map(([k, v]) => {
-          const sv = safeValue(v);
-          const s = typeof sv === "string" ? sv : JSON.stringify(sv);
-          return `${k}=${s !== undefined && /[\s"=]/.test(s) ? JSON.stringify(s) : s}`;
+          const safe = safeValue(v);
+          const text = typeof safe === "string" ? safe : JSON.stringify(safe);
+          return `${k}=${text !== undefined && /[\s"=]/.test(text) ? JSON.stringify(text) : text}`;
         });
       line = `${level.padEnd(5)} ${msg}${parts.length ? " " + parts.join(" ") : ""}`;
     }

@@ -88,15 +88,15 @@ export function runnerEnv(
 
 export class ProcessBackend implements Backend {
   readonly kind = "process" as const;
-  readonly #opts: ProcessBackendOptions;
+  readonly #options: ProcessBackendOptions;
   readonly #children = new Map<string, ChildProcess>();
   readonly #listeners: ((name: string) => void)[] = [];
   readonly #adopted = new Map<string, Meta>();
   /** Set while adopted processes are being watched; aborting it ends the watch. */
   #watching: AbortController | undefined;
 
-  constructor(opts: ProcessBackendOptions) {
-    this.#opts = opts;
+  constructor(options: ProcessBackendOptions) {
+    this.#options = options;
   }
 
   #dir(name: string): string {
@@ -105,7 +105,7 @@ export class ProcessBackend implements Backend {
         "RC_BACKEND_FAILED",
         `refusing unexpected container name ${JSON.stringify(name)}`,
       );
-    return join(this.#opts.root, name);
+    return join(this.#options.root, name);
   }
 
   #notify(name: string): void {
@@ -113,7 +113,7 @@ export class ProcessBackend implements Backend {
       try {
         listener(name);
       } catch (e) {
-        this.#opts.log.error("a stop listener failed", { container: name, error: describeError(e) });
+        this.#options.log.error("a stop listener failed", { container: name, error: describeError(e) });
       }
     }
   }
@@ -130,7 +130,7 @@ export class ProcessBackend implements Backend {
     signal.throwIfAborted();
     try {
       await rm(dir, { recursive: true, force: true });
-      await mkdir(this.#opts.root, { recursive: true, mode: 0o700 });
+      await mkdir(this.#options.root, { recursive: true, mode: 0o700 });
       // One level at a time: a recursive mkdir reports ENOENT, not the cause, on a read-only disk.
       await mkdir(dir, { mode: 0o700 });
       await mkdir(workDir, { mode: 0o700 });
@@ -151,11 +151,11 @@ export class ProcessBackend implements Backend {
     }
     let child: ChildProcess;
     try {
-      child = await spawnDetached(this.#opts.command, [], {
+      child = await spawnDetached(this.#options.command, [], {
         cwd: workDir,
-        env: runnerEnv(spec.secret, workDir, this.#opts.extraEnv),
+        env: runnerEnv(spec.secret, workDir, this.#options.extraEnv),
         outputFd: output.fd,
-        ...(this.#opts.redactor ? { redactor: this.#opts.redactor } : {}),
+        ...(this.#options.redactor ? { redactor: this.#options.redactor } : {}),
       });
     } catch (e) {
       await this.#discard(spec.name, dir, null);
@@ -171,7 +171,7 @@ export class ProcessBackend implements Backend {
     child.once("exit", (code, sig) => {
       this.#children.delete(spec.name);
       if (discarded) return;
-      this.#opts.log.debug("runner process exited", { container: spec.name, code, signal: sig });
+      this.#options.log.debug("runner process exited", { container: spec.name, code, signal: sig });
       // Only a record for people; the directory may be gone or unwritable.
       writeFile(join(dir, "exit.json"), JSON.stringify({ code, signal: sig })).catch(() => {});
       this.#notify(spec.name);
@@ -196,7 +196,7 @@ export class ProcessBackend implements Backend {
   async #discard(name: string, dir: string, meta: Meta | null): Promise<void> {
     if (meta) {
       await this.#stopProcess(name, meta, 0).catch((e: unknown) =>
-        this.#opts.log.error("stopping a half-made runner failed", {
+        this.#options.log.error("stopping a half-made runner failed", {
           container: name,
           error: describeError(e),
         }),
@@ -205,7 +205,7 @@ export class ProcessBackend implements Backend {
     this.#children.delete(name);
     this.#metaCache.delete(name);
     await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 }).catch((e: unknown) =>
-      this.#opts.log.warn("removing a half-made runner directory failed; destroy removes it later", {
+      this.#options.log.warn("removing a half-made runner directory failed; destroy removes it later", {
         container: name,
         error: describeFsError(e),
       }),
@@ -219,10 +219,10 @@ export class ProcessBackend implements Backend {
     const known = this.#metaCache.get(name);
     if (known) return known;
     try {
-      const m = JSON.parse(await readFile(join(this.#dir(name), "meta.json"), "utf8")) as Meta;
-      if (typeof m.pid !== "number") return null;
-      this.#metaCache.set(name, m);
-      return m;
+      const stored = JSON.parse(await readFile(join(this.#dir(name), "meta.json"), "utf8")) as Meta;
+      if (typeof stored.pid !== "number") return null;
+      this.#metaCache.set(name, stored);
+      return stored;
     } catch {
       return null;
     }
@@ -232,7 +232,7 @@ export class ProcessBackend implements Backend {
     const out = new Map<string, BackendState>();
     let names: string[];
     try {
-      names = await readdir(this.#opts.root);
+      names = await readdir(this.#options.root);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return out;
       throw e;
@@ -259,14 +259,14 @@ export class ProcessBackend implements Backend {
     const watching = new AbortController();
     this.#watching = watching;
     this.#watchAdopted(watching.signal).catch((e: unknown) =>
-      this.#opts.log.error("watching adopted runners failed", { error: describeError(e) }),
+      this.#options.log.error("watching adopted runners failed", { error: describeError(e) }),
     );
   }
 
   async #watchAdopted(stop: AbortSignal): Promise<void> {
-    const intervalMs = this.#opts.watchIntervalMs ?? 500;
+    const intervalMs = this.#options.watchIntervalMs ?? 500;
     while (!stop.aborted && this.#adopted.size > 0) {
-      await this.#opts.clock.sleep(intervalMs, stop);
+      await this.#options.clock.sleep(intervalMs, stop);
       if (stop.aborted) break;
       for (const [name, meta] of this.#adopted) {
         if (!isAlive(meta)) {
@@ -285,7 +285,7 @@ export class ProcessBackend implements Backend {
   async destroy(name: string): Promise<void> {
     const dir = this.#dir(name);
     const meta = await this.#meta(name);
-    if (meta) await this.#stopProcess(name, meta, this.#opts.killGraceMs ?? 10_000);
+    if (meta) await this.#stopProcess(name, meta, this.#options.killGraceMs ?? 10_000);
     this.#adopted.delete(name);
     this.#children.delete(name);
     this.#metaCache.delete(name);
@@ -300,7 +300,7 @@ export class ProcessBackend implements Backend {
 
   /** SIGTERM to the runner's process group, SIGKILL after `graceMs`; resolves once it is gone. */
   async #stopProcess(name: string, meta: Meta, graceMs: number): Promise<void> {
-    const { clock } = this.#opts;
+    const { clock } = this.#options;
     if (!isAlive(meta)) return;
     signalGroup(meta.pid, "SIGTERM");
     const deadline = clock.now() + graceMs;

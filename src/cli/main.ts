@@ -47,12 +47,12 @@ function version(): string {
 }
 
 function flag(args: string[], name: string, dflt: string): string {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = args[i + 1];
-  if (v === undefined || v.startsWith("--")) throw new UsageError(`${name} needs a value`);
-  args.splice(i, 2);
-  return v;
+  const at = args.indexOf(name);
+  if (at < 0) return dflt;
+  const value = args[at + 1];
+  if (value === undefined || value.startsWith("--")) throw new UsageError(`${name} needs a value`);
+  args.splice(at, 2);
+  return value;
 }
 
 class UsageError extends Error {
@@ -99,29 +99,29 @@ async function ask(question: string): Promise<string> {
 }
 
 async function operator(cmd: OperatorCommand, rest: string[]): Promise<number> {
-  const a = operatorArgs(cmd, rest);
-  if (a.help) {
+  const parsed = operatorArgs(cmd, rest);
+  if (parsed.help) {
     io.out(OPERATOR_HELP[cmd]);
     return 0;
   }
-  const { env, note } = operatorEnv(process.env, a.envFile);
+  const { env, note } = operatorEnv(process.env, parsed.envFile);
   if (note) io.err(`note: ${note}`);
   // Warnings and errors of the adapters (e.g. a failing destroy) go to stderr; progress does not.
   const log = createLogger({ level: "error", redactor });
   switch (cmd) {
     case "status": {
       const { status } = await import("./status.js");
-      return status(loadStatusSettings(env), { json: a.json }, io, log);
+      return status(loadStatusSettings(env), { json: parsed.json }, io, log);
     }
     case "cleanup-runners": {
       const { cleanupRunners } = await import("./cleanup-runners.js");
-      return cleanupRunners(loadConfig(env), { dryRun: a.dryRun }, io, log);
+      return cleanupRunners(loadConfig(env), { dryRun: parsed.dryRun }, io, log);
     }
     case "cleanup-all": {
       const { cleanupAll } = await import("./cleanup-all.js");
       return cleanupAll(
         loadConfig(env),
-        { yes: a.yes, interactive: process.stdin.isTTY === true, ask },
+        { yes: parsed.yes, interactive: process.stdin.isTTY === true, ask },
         io,
         log,
       );

@@ -24,15 +24,15 @@ const PHASES = new Set<string>([...LIVE_PHASES, "destroying"]);
 
 function isRecord(x: unknown): x is ContainerRecord {
   if (typeof x !== "object" || x === null) return false;
-  const r = x as Record<string, unknown>;
+  const fields = x as Record<string, unknown>;
   return (
-    typeof r["name"] === "string" &&
-    typeof r["runnerName"] === "string" &&
-    typeof r["subnet"] === "number" &&
-    typeof r["phase"] === "string" &&
-    PHASES.has(r["phase"]) &&
-    typeof r["createdAt"] === "number" &&
-    typeof r["triggerJobId"] === "number"
+    typeof fields["name"] === "string" &&
+    typeof fields["runnerName"] === "string" &&
+    typeof fields["subnet"] === "number" &&
+    typeof fields["phase"] === "string" &&
+    PHASES.has(fields["phase"]) &&
+    typeof fields["createdAt"] === "number" &&
+    typeof fields["triggerJobId"] === "number"
   );
 }
 
@@ -53,13 +53,13 @@ export function parseState(text: string, path: string): ControllerState {
       cause: e,
     });
   }
-  const s = raw as { version?: unknown; containers?: unknown; deregistrations?: unknown };
-  if (s.version !== 1 || !Array.isArray(s.containers)) {
+  const file = raw as { version?: unknown; containers?: unknown; deregistrations?: unknown };
+  if (file.version !== 1 || !Array.isArray(file.containers)) {
     throw new ControllerError("RC_STATE_CORRUPT", `state file ${path} has an unknown format`, {
       hint: "move it aside and restart; running containers are adopted from the backend",
     });
   }
-  const containers = s.containers.filter(isRecord).map((r) => ({
+  const containers = file.containers.filter(isRecord).map((r) => ({
     ...r,
     runnerId: typeof r.runnerId === "number" ? r.runnerId : null,
     registeredAt: typeof r.registeredAt === "number" ? r.registeredAt : null,
@@ -71,8 +71,8 @@ export function parseState(text: string, path: string): ControllerState {
     destroyAttempts: typeof r.destroyAttempts === "number" ? r.destroyAttempts : 0,
     retryAt: typeof r.retryAt === "number" ? r.retryAt : 0,
   }));
-  const deregistrations = Array.isArray(s.deregistrations)
-    ? s.deregistrations.filter(isDeregistration).map((d) => ({
+  const deregistrations = Array.isArray(file.deregistrations)
+    ? file.deregistrations.filter(isDeregistration).map((d) => ({
         runnerName: d.runnerName,
         runnerId: typeof d.runnerId === "number" ? d.runnerId : null,
         attempts: typeof d.attempts === "number" ? d.attempts : 0,
@@ -88,7 +88,8 @@ export function serializeState(state: ControllerState): string {
 
 export class FileStateStore implements StateStore {
   readonly path: string;
-  #chain: Promise<void> = Promise.resolve();
+  /** The writes under way, one after the other. */
+  #writes: Promise<void> = Promise.resolve();
   #pending: ControllerState | null = null;
 
   constructor(stateDir: string) {
@@ -117,13 +118,13 @@ export class FileStateStore implements StateStore {
   /** Resolves once `state` (or a later state) is durable. Concurrent saves coalesce. */
   save(state: ControllerState): Promise<void> {
     this.#pending = state;
-    const next = this.#chain.then(async () => {
-      const s = this.#pending;
-      if (s === null) return;
+    const next = this.#writes.then(async () => {
+      const latest = this.#pending;
+      if (latest === null) return;
       this.#pending = null;
-      await writeAtomic(this.path, serializeState(s));
+      await writeAtomic(this.path, serializeState(latest));
     });
-    this.#chain = next.catch(() => {});
+    this.#writes = next.catch(() => {});
     return next;
   }
 }

@@ -18,14 +18,14 @@ export class Redactor {
   /** Register a secret; `pin` keeps it for good (the GitHub token). */
   add(secret: string | undefined | null, opts: { pin?: boolean } = {}): void {
     if (!secret) return;
-    const s = secret.trim();
-    if (s.length < MIN_SECRET_LENGTH) return;
+    const trimmed = secret.trim();
+    if (trimmed.length < MIN_SECRET_LENGTH) return;
     if (opts.pin) {
-      this.#pinned.add(s);
+      this.#pinned.add(trimmed);
       return;
     }
-    this.#transient.delete(s);
-    this.#transient.add(s);
+    this.#transient.delete(trimmed);
+    this.#transient.add(trimmed);
     if (this.#transient.size > MAX_TRANSIENT) {
       const oldest = this.#transient.values().next().value;
       if (oldest !== undefined) this.#transient.delete(oldest);
@@ -43,7 +43,7 @@ export class Redactor {
   scrub(text: string): string {
     let out = text;
     for (const set of [this.#pinned, this.#transient]) {
-      for (const s of set) if (out.includes(s)) out = out.split(s).join("[REDACTED]");
+      for (const known of set) if (out.includes(known)) out = out.split(known).join("[REDACTED]");
     }
     return scrubTokenShapes(out);
   }
