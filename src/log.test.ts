@@ -16,3 +16,17 @@ describe("createLogger", () => {
     expect(lines[1]).toBe("warn  child [REDACTED] c=x\n");
   });
 });
+
+describe("createLogger's JSON lines", () => {
+  it("carry the time of the clock it is given", () => {
+    const lines: string[] = [];
+    const clock = { now: () => Date.UTC(2030, 0, 2, 3, 4, 5), sleep: () => Promise.resolve() };
+    createLogger({ format: "json", sink: { write: (l) => lines.push(l) }, clock }).info("hello", { n: 1 });
+    expect(JSON.parse(lines[0]!)).toEqual({
+      time: "2030-01-02T03:04:05.000Z",
+      level: "info",
+      msg: "hello",
+      n: 1,
+    });
+  });
+});

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from "./clock.js";
 import { redactor as sharedRedactor, type Redactor } from "./util/redact.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -23,6 +24,8 @@ export interface LoggerOptions {
   sink?: LogSink;
   /** Scrubs every line. Default: the process-wide instance (until every caller passes one). */
   redactor?: Redactor;
+  /** The time of JSON lines. Default: the system clock. */
+  clock?: Clock;
 }
 
 function safeValue(v: unknown): unknown {
@@ -39,13 +42,14 @@ export function createLogger(options: LoggerOptions = {}, bindings: LogFields = 
   const format = options.format ?? "text";
   const sink: LogSink = options.sink ?? { write: (line) => process.stderr.write(line) };
   const redactor = options.redactor ?? sharedRedactor;
+  const clock = options.clock ?? systemClock;
 
   const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
     if (LEVELS[level] < min) return;
     const all: LogFields = { ...bindings, ...fields };
     let line: string;
     if (format === "json") {
-      const obj: LogFields = { time: new Date().toISOString(), level, msg };
+      const obj: LogFields = { time: new Date(clock.now()).toISOString(), level, msg };
       for (const [k, v] of Object.entries(all)) obj[k] = safeValue(v);
       line = JSON.stringify(obj);
     } else {
