@@ -17,7 +17,6 @@ export type ErrorCode =
   | "RC_STATE_CORRUPT"
   | "RC_STATE_UNWRITABLE"
   | "RC_STATE_LOCKED"
-  | "RC_STATE_UNWRITABLE"
   | "RC_ILLEGAL_TRANSITION"
   | "RC_USAGE";
 
