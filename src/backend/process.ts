@@ -158,12 +158,11 @@ export class ProcessBackend implements Backend {
         ...(this.#options.redactor ? { redactor: this.#options.redactor } : {}),
       });
     } catch (e) {
+      await output.close().catch(() => {});
       await this.#discard(spec.name, dir, null);
       throw e;
-    } finally {
-      // The child has its own copy of the descriptor; failing to close ours changes nothing.
-      await output.close().catch(() => {});
     }
+    // No await until the exit listener is on: a runner that exits at once must not go unnoticed.
     const pid = child.pid!;
     const meta: Meta = { pid, startTime: procStat(pid)?.startTime ?? "", runnerName: spec.runnerName };
     let discarded = false;
@@ -177,6 +176,8 @@ export class ProcessBackend implements Backend {
       this.#notify(spec.name);
     });
     child.unref();
+    // The child has its own copy of the descriptor; failing to close ours changes nothing.
+    await output.close().catch(() => {});
     try {
       await writeFile(join(dir, "meta.json"), JSON.stringify(meta), { mode: 0o600 });
     } catch (e) {
