@@ -22,7 +22,7 @@ import { subnet } from "./domain/subnets.js";
 import type { Backend, GitHubPort } from "./ports.js";
 import { FileStateStore, type StateStore } from "./state/store.js";
 import { acquireLock, type Lock } from "./state/lock.js";
-import { checkRunnerCommand } from "./cli/checks.js";
+import { checkRunnerCommand } from "./backend/process-checks.js";
 
 export interface AppOverrides {
   readonly github?: GitHubPort;

@@ -10,16 +10,18 @@
  * group, SIGKILL after a grace, and removes the directory.
  */
 import type { ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { mkdir, open, readdir, readFile, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
-import { ControllerError } from "../errors.js";
+import { ControllerError, describeError } from "../errors.js";
 import { signalGroup, spawnDetached } from "../exec/exec.js";
 import type { Logger } from "../log.js";
 import { isContainerName } from "../domain/naming.js";
 import type { BackendState } from "../domain/types.js";
 import type { Backend, CreateSpec, RunnerSecret } from "../ports.js";
+import { describeFsError, stateUnwritable } from "../util/fs-errors.js";
+import type { Redactor } from "../util/redact.js";
 
 export interface ProcessBackendOptions {
   readonly root: string;
@@ -32,6 +34,8 @@ export interface ProcessBackendOptions {
   readonly watchIntervalMs?: number;
   /** Extra non-secret environment for the runner (e.g. RUNNER_ALLOW_RUNASROOT). */
   readonly extraEnv?: Record<string, string>;
+  /** Scrubs the command line in errors. Default: the process-wide instance. */
+  readonly redactor?: Redactor;
 }
 
 interface Meta {
@@ -84,14 +88,15 @@ export function runnerEnv(
 
 export class ProcessBackend implements Backend {
   readonly kind = "process" as const;
-  readonly #opts: ProcessBackendOptions;
+  readonly #options: ProcessBackendOptions;
   readonly #children = new Map<string, ChildProcess>();
   readonly #listeners: ((name: string) => void)[] = [];
   readonly #adopted = new Map<string, Meta>();
-  #watch: NodeJS.Timeout | undefined;
+  /** Set while adopted processes are being watched; aborting it ends the watch. */
+  #watching: AbortController | undefined;
 
-  constructor(opts: ProcessBackendOptions) {
-    this.#opts = opts;
+  constructor(options: ProcessBackendOptions) {
+    this.#options = options;
   }
 
   #dir(name: string): string {
@@ -100,53 +105,112 @@ export class ProcessBackend implements Backend {
         "RC_BACKEND_FAILED",
         `refusing unexpected container name ${JSON.stringify(name)}`,
       );
-    return join(this.#opts.root, name);
+    return join(this.#options.root, name);
   }
 
   #notify(name: string): void {
-    for (const l of this.#listeners) l(name);
+    for (const listener of this.#listeners) {
+      try {
+        listener(name);
+      } catch (e) {
+        this.#options.log.error("a stop listener failed", { container: name, error: describeError(e) });
+      }
+    }
   }
 
+  /**
+   * When STATE_DIR cannot be written (full, read-only, failing) this rejects with
+   * RC_STATE_UNWRITABLE naming the path and the cause, and leaves nothing behind: no directory
+   * where it could be removed, no runner process.
+   */
   async create(spec: CreateSpec, signal: AbortSignal): Promise<void> {
     const dir = this.#dir(spec.name);
+    const workDir = join(dir, "work");
     this.#metaCache.delete(spec.name);
     signal.throwIfAborted();
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(join(dir, "work"), { recursive: true, mode: 0o700 });
-    if (signal.aborted) {
+    try {
       await rm(dir, { recursive: true, force: true });
+      await mkdir(this.#options.root, { recursive: true, mode: 0o700 });
+      // One level at a time: a recursive mkdir reports ENOENT, not the cause, on a read-only disk.
+      await mkdir(dir, { mode: 0o700 });
+      await mkdir(workDir, { mode: 0o700 });
+    } catch (e) {
+      await this.#discard(spec.name, dir, null);
+      throw stateUnwritable(`cannot make the runner directory ${dir}`, e);
+    }
+    if (signal.aborted) {
+      await this.#discard(spec.name, dir, null);
       signal.throwIfAborted();
     }
-    const fd = openSync(join(dir, "runner.log"), "a", 0o600);
+    let output: FileHandle;
+    try {
+      output = await open(join(dir, "runner.log"), "a", 0o600);
+    } catch (e) {
+      await this.#discard(spec.name, dir, null);
+      throw stateUnwritable(`cannot make the runner's log in ${dir}`, e);
+    }
     let child: ChildProcess;
     try {
-      child = await spawnDetached(this.#opts.command, [], {
-        cwd: join(dir, "work"),
-        env: runnerEnv(spec.secret, join(dir, "work"), this.#opts.extraEnv),
-        outputFd: fd,
+      child = await spawnDetached(this.#options.command, [], {
+        cwd: workDir,
+        env: runnerEnv(spec.secret, workDir, this.#options.extraEnv),
+        outputFd: output.fd,
+        ...(this.#options.redactor ? { redactor: this.#options.redactor } : {}),
       });
     } catch (e) {
-      await rm(dir, { recursive: true, force: true });
+      await output.close().catch(() => {});
+      await this.#discard(spec.name, dir, null);
       throw e;
-    } finally {
-      closeSync(fd);
     }
+    // No await until the exit listener is on: a runner that exits at once must not go unnoticed.
     const pid = child.pid!;
     const meta: Meta = { pid, startTime: procStat(pid)?.startTime ?? "", runnerName: spec.runnerName };
+    let discarded = false;
     this.#children.set(spec.name, child);
     child.once("exit", (code, sig) => {
       this.#children.delete(spec.name);
-      this.#opts.log.debug("runner process exited", { container: spec.name, code, signal: sig });
-      void writeFile(join(dir, "exit.json"), JSON.stringify({ code, signal: sig })).catch(() => {});
+      if (discarded) return;
+      this.#options.log.debug("runner process exited", { container: spec.name, code, signal: sig });
+      // Only a record for people; the directory may be gone or unwritable.
+      writeFile(join(dir, "exit.json"), JSON.stringify({ code, signal: sig })).catch(() => {});
       this.#notify(spec.name);
     });
     child.unref();
-    await writeFile(join(dir, "meta.json"), JSON.stringify(meta), { mode: 0o600 });
+    // The child has its own copy of the descriptor; failing to close ours changes nothing.
+    await output.close().catch(() => {});
+    try {
+      await writeFile(join(dir, "meta.json"), JSON.stringify(meta), { mode: 0o600 });
+    } catch (e) {
+      // Without its metadata the runner could not be found again after a restart: stop it.
+      discarded = true;
+      await this.#discard(spec.name, dir, meta);
+      throw stateUnwritable(`cannot record runner ${spec.name} in ${dir}`, e);
+    }
     this.#metaCache.set(spec.name, meta);
     if (signal.aborted) {
       await this.destroy(spec.name);
       signal.throwIfAborted();
     }
+  }
+
+  /** Undo a create that failed part-way: stop its process (if it started), remove its directory. Never rejects. */
+  async #discard(name: string, dir: string, meta: Meta | null): Promise<void> {
+    if (meta) {
+      await this.#stopProcess(name, meta, 0).catch((e: unknown) =>
+        this.#options.log.error("stopping a half-made runner failed", {
+          container: name,
+          error: describeError(e),
+        }),
+      );
+    }
+    this.#children.delete(name);
+    this.#metaCache.delete(name);
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 }).catch((e: unknown) =>
+      this.#options.log.warn("removing a half-made runner directory failed; destroy removes it later", {
+        container: name,
+        error: describeFsError(e),
+      }),
+    );
   }
 
   /** Metadata never changes once written, so it is read from disk once per container. */
@@ -156,10 +220,10 @@ export class ProcessBackend implements Backend {
     const known = this.#metaCache.get(name);
     if (known) return known;
     try {
-      const m = JSON.parse(await readFile(join(this.#dir(name), "meta.json"), "utf8")) as Meta;
-      if (typeof m.pid !== "number") return null;
-      this.#metaCache.set(name, m);
-      return m;
+      const stored = JSON.parse(await readFile(join(this.#dir(name), "meta.json"), "utf8")) as Meta;
+      if (typeof stored.pid !== "number") return null;
+      this.#metaCache.set(name, stored);
+      return stored;
     } catch {
       return null;
     }
@@ -169,7 +233,7 @@ export class ProcessBackend implements Backend {
     const out = new Map<string, BackendState>();
     let names: string[];
     try {
-      names = await readdir(this.#opts.root);
+      names = await readdir(this.#options.root);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return out;
       throw e;
@@ -192,44 +256,62 @@ export class ProcessBackend implements Backend {
   #adopt(name: string, meta: Meta): void {
     if (this.#adopted.has(name)) return;
     this.#adopted.set(name, meta);
-    if (!this.#watch) {
-      this.#watch = setInterval(() => {
-        for (const [n, m] of this.#adopted) {
-          if (!isAlive(m)) {
-            this.#adopted.delete(n);
-            this.#notify(n);
-          }
-        }
-        if (this.#adopted.size === 0 && this.#watch) {
-          clearInterval(this.#watch);
-          this.#watch = undefined;
-        }
-      }, this.#opts.watchIntervalMs ?? 500);
-      this.#watch.unref();
-    }
+    if (this.#watching) return;
+    const watching = new AbortController();
+    this.#watching = watching;
+    this.#watchAdopted(watching.signal).catch((e: unknown) =>
+      this.#options.log.error("watching adopted runners failed", { error: describeError(e) }),
+    );
   }
 
+  async #watchAdopted(stop: AbortSignal): Promise<void> {
+    const intervalMs = this.#options.watchIntervalMs ?? 500;
+    while (!stop.aborted && this.#adopted.size > 0) {
+      await this.#options.clock.sleep(intervalMs, stop);
+      if (stop.aborted) break;
+      for (const [name, meta] of this.#adopted) {
+        if (!isAlive(meta)) {
+          this.#adopted.delete(name);
+          this.#notify(name);
+        }
+      }
+    }
+    if (this.#watching?.signal === stop) this.#watching = undefined;
+  }
+
+  /**
+   * A runner directory that cannot be removed (read-only or failing STATE_DIR) rejects with
+   * RC_STATE_UNWRITABLE once the process is stopped; destroying again retries the removal.
+   */
   async destroy(name: string): Promise<void> {
     const dir = this.#dir(name);
     const meta = await this.#meta(name);
-    if (meta && isAlive(meta)) {
-      signalGroup(meta.pid, "SIGTERM");
-      const deadline = this.#opts.clock.now() + (this.#opts.killGraceMs ?? 10_000);
-      while (isAlive(meta) && this.#opts.clock.now() < deadline) await this.#opts.clock.sleep(25);
-      if (isAlive(meta)) {
-        signalGroup(meta.pid, "SIGKILL");
-        const hard = this.#opts.clock.now() + 5000;
-        while (isAlive(meta) && this.#opts.clock.now() < hard) await this.#opts.clock.sleep(25);
-        if (isAlive(meta))
-          throw new ControllerError("RC_BACKEND_FAILED", `process ${meta.pid} of ${name} survived SIGKILL`);
-      }
-    }
+    if (meta) await this.#stopProcess(name, meta, this.#options.killGraceMs ?? 10_000);
     this.#adopted.delete(name);
     this.#children.delete(name);
-    // The exit handler of the process that started the runner may still write exit.json into
-    // the directory while it is being removed (ENOTEMPTY): rm retries that.
     this.#metaCache.delete(name);
-    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    try {
+      // The exit handler of the process that started the runner may still write exit.json into
+      // the directory while it is being removed (ENOTEMPTY): rm retries that.
+      await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    } catch (e) {
+      throw stateUnwritable(`runner ${name} is stopped, but its directory ${dir} cannot be removed`, e);
+    }
+  }
+
+  /** SIGTERM to the runner's process group, SIGKILL after `graceMs`; resolves once it is gone. */
+  async #stopProcess(name: string, meta: Meta, graceMs: number): Promise<void> {
+    const { clock } = this.#options;
+    if (!isAlive(meta)) return;
+    signalGroup(meta.pid, "SIGTERM");
+    const deadline = clock.now() + graceMs;
+    while (isAlive(meta) && clock.now() < deadline) await clock.sleep(25);
+    if (!isAlive(meta)) return;
+    signalGroup(meta.pid, "SIGKILL");
+    const hardDeadline = clock.now() + 5000;
+    while (isAlive(meta) && clock.now() < hardDeadline) await clock.sleep(25);
+    if (isAlive(meta))
+      throw new ControllerError("RC_BACKEND_FAILED", `process ${meta.pid} of ${name} survived SIGKILL`);
   }
 
   onStopped(listener: (name: string) => void): void {
@@ -237,8 +319,8 @@ export class ProcessBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    if (this.#watch) clearInterval(this.#watch);
-    this.#watch = undefined;
+    this.#watching?.abort();
+    this.#watching = undefined;
     this.#adopted.clear();
     await Promise.resolve();
   }

@@ -3,21 +3,6 @@ import { join } from "node:path";
 import type { Config } from "../config.js";
 import { ConfigError } from "../errors.js";
 
-/** RUNNER_COMMAND must be an executable file (checked before anything starts). */
-export function checkRunnerCommand(config: Config): void {
-  if (config.backend !== "process" || !config.runnerCommand) return;
-  const cmd = config.runnerCommand;
-  try {
-    if (!statSync(cmd).isFile()) throw new Error("not a file");
-    accessSync(cmd, constants.X_OK);
-  } catch {
-    throw new ConfigError(
-      `RUNNER_COMMAND=${JSON.stringify(cmd)} is not an executable file`,
-      "check the path and run chmod +x on it",
-    );
-  }
-}
-
 function isExecutable(path: string): boolean {
   try {
     if (!statSync(path).isFile()) return false;

@@ -81,24 +81,24 @@ export async function cleanupAll(
     new TokenFile(config.tokenFile).get(); // readable before anything is destroyed
     const app = buildApp(config, { log, noLock: true });
     await app.controller.load();
-    let r: CleanupReport;
+    let outcome: CleanupReport;
     try {
-      r = await app.controller.cleanupAll();
+      outcome = await app.controller.cleanupAll();
     } finally {
       await app.controller.stop();
     }
-    return report(r, "it stays recorded in STATE_DIR for the daemon to retry", io);
+    return report(outcome, "it stays recorded in STATE_DIR for the daemon to retry", io);
   } finally {
     await lock.release();
   }
 }
 
-function report(r: CleanupReport, retry: string, io: Io): number {
-  for (const c of r.containers) {
+function report(outcome: CleanupReport, retry: string, io: Io): number {
+  for (const c of outcome.containers) {
     if (c.destroyed) io.out(`destroyed    container ${c.name}`);
     else io.out(`LEFT         container ${c.name}: ${c.error ?? "could not be destroyed"} (${retry})`);
   }
-  for (const x of r.runners) {
+  for (const x of outcome.runners) {
     if (x.outcome === "removed") io.out(`deregistered runner ${x.name}`);
     else if (x.outcome === "busy")
       io.out(
@@ -106,11 +106,11 @@ function report(r: CleanupReport, retry: string, io: Io): number {
       );
     else io.out(`LEFT         runner ${x.name}: ${x.error ?? "could not be removed"} (${retry})`);
   }
-  for (const e of r.errors) io.out(`ERROR        ${e}`);
-  const destroyed = r.containers.filter((c) => c.destroyed).length;
-  const removed = r.runners.filter((x) => x.outcome === "removed").length;
-  const summary = `${destroyed} of ${r.containers.length} container(s) destroyed, ${removed} of ${r.runners.length} runner registration(s) removed`;
-  if (r.complete) {
+  for (const e of outcome.errors) io.out(`ERROR        ${e}`);
+  const destroyed = outcome.containers.filter((c) => c.destroyed).length;
+  const removed = outcome.runners.filter((x) => x.outcome === "removed").length;
+  const summary = `${destroyed} of ${outcome.containers.length} container(s) destroyed, ${removed} of ${outcome.runners.length} runner registration(s) removed`;
+  if (outcome.complete) {
     io.out(`done: ${summary}; nothing left`);
     return 0;
   }

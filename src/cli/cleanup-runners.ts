@@ -38,27 +38,30 @@ interface Live {
 /** The live containers' runner names, from the daemon, or from state + backend when it is down. */
 async function liveContainers(config: Config, log: Logger): Promise<Live | { readonly error: string }> {
   const url = daemonUrl(config.httpHost, config.httpPort);
-  const d = config.httpPort === 0 ? null : await fetchStatus(url);
-  if (d?.reachable) {
-    const st = d.status as Record<string, unknown>;
-    if (st["repo"] !== config.repo.fullName || st["runner_name_prefix"] !== config.runnerNamePrefix) {
+  const daemon = config.httpPort === 0 ? null : await fetchStatus(url);
+  if (daemon?.reachable) {
+    const reported = daemon.status as Record<string, unknown>;
+    if (
+      reported["repo"] !== config.repo.fullName ||
+      reported["runner_name_prefix"] !== config.runnerNamePrefix
+    ) {
       throw new ConfigError(
-        `the daemon at ${url} serves ${String(st["repo"])} with prefix ${String(st["runner_name_prefix"])}, not ${config.repo.fullName} with prefix ${config.runnerNamePrefix}`,
+        `the daemon at ${url} serves ${String(reported["repo"])} with prefix ${String(reported["runner_name_prefix"])}, not ${config.repo.fullName} with prefix ${config.runnerNamePrefix}`,
         "run with the daemon's own environment (HTTP_PORT, GITHUB_REPO, RUNNER_NAME_PREFIX), e.g. --env-file",
       );
     }
-    const runners = new Map(d.status.active_containers.map((c) => [c.runner_name, c.name]));
+    const runners = new Map(daemon.status.active_containers.map((c) => [c.runner_name, c.name]));
     return { runners, source: `the daemon at ${url} (${runners.size} container(s))` };
   }
-  const why = d ? `${d.error}` : "HTTP_PORT=0";
+  const why = daemon ? `${daemon.error}` : "HTTP_PORT=0";
   const runners = new Map<string, string>();
   try {
     const state = await new FileStateStore(config.stateDir).load();
     for (const r of state.containers) if (LIVE_PHASES.includes(r.phase)) runners.set(r.runnerName, r.name);
     const backend = buildBackend(config, log, systemClock);
     try {
-      for (const [name, st] of await backend.list()) {
-        if (st === "running") runners.set(runnerNameFor(config.runnerNamePrefix, name), name);
+      for (const [name, backendState] of await backend.list()) {
+        if (backendState === "running") runners.set(runnerNameFor(config.runnerNamePrefix, name), name);
       }
     } finally {
       await backend.close();

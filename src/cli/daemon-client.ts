@@ -9,8 +9,8 @@ import { ControllerError } from "../errors.js";
 
 /** The URL to reach the daemon's status API at; a wildcard bind address is reached on loopback. */
 export function daemonUrl(host: string, port: number): string {
-  const h = host === "0.0.0.0" ? "127.0.0.1" : host === "::" || host === "[::]" ? "::1" : host;
-  return `http://${h.includes(":") ? `[${h}]` : h}:${port}`;
+  const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" || host === "[::]" ? "::1" : host;
+  return `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${port}`;
 }
 
 export type DaemonStatus =

@@ -26,8 +26,9 @@ export function parseEnvFile(text: string, path: string): Record<string, string>
       );
     }
     let value = line.slice(eq + 1).trim();
-    const q = value[0];
-    if ((q === '"' || q === "'") && value.length >= 2 && value.endsWith(q)) value = value.slice(1, -1);
+    const quote = value[0];
+    if ((quote === '"' || quote === "'") && value.length >= 2 && value.endsWith(quote))
+      value = value.slice(1, -1);
     out[key] = value;
   });
   return out;

@@ -1,5 +1,5 @@
 import { basename } from "node:path";
-import { redactor } from "../util/redact.js";
+import type { Redactor } from "../util/redact.js";
 
 /** Where a command writes: stdout for its result, stderr for problems. Both are scrubbed of secrets. */
 export interface Io {
@@ -9,12 +9,20 @@ export interface Io {
   readonly err: (line: string) => void;
 }
 
-export const processIo: Io = {
-  program: basename(process.argv[1] ?? "runner-controller").replace(/\.js$/, ""),
-  out: (l) => {
-    process.stdout.write(redactor.scrub(l) + "\n");
-  },
-  err: (l) => {
-    process.stderr.write(redactor.scrub(l) + "\n");
-  },
-};
+/** The name this process was started as (see bin/). */
+export function programName(): string {
+  return basename(process.argv[1] ?? "runner-controller").replace(/\.js$/, "");
+}
+
+/** The process's own stdout and stderr, every line scrubbed by `redactor`. */
+export function processIo(redactor: Redactor): Io {
+  return {
+    program: programName(),
+    out: (line) => {
+      process.stdout.write(redactor.scrub(line) + "\n");
+    },
+    err: (line) => {
+      process.stderr.write(redactor.scrub(line) + "\n");
+    },
+  };
+}

@@ -10,6 +10,7 @@ import { loadConfig, loadStatusSettings, parseRepo } from "../config.js";
 import { describeError, isControllerError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { packagePath } from "../util/paths.js";
+import { redactor as processRedactor } from "../util/redact.js";
 import { operatorEnv } from "./env-file.js";
 import { processIo } from "./io.js";
 import { OPERATOR_HELP, type OperatorCommand } from "./operator-help.js";
@@ -48,12 +49,12 @@ function version(): string {
 }
 
 function flag(args: string[], name: string, dflt: string): string {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = args[i + 1];
-  if (v === undefined || v.startsWith("--")) throw new UsageError(`${name} needs a value`);
-  args.splice(i, 2);
-  return v;
+  const at = args.indexOf(name);
+  if (at < 0) return dflt;
+  const value = args[at + 1];
+  if (value === undefined || value.startsWith("--")) throw new UsageError(`${name} needs a value`);
+  args.splice(at, 2);
+  return value;
 }
 
 class UsageError extends Error {
@@ -100,30 +101,30 @@ async function ask(question: string): Promise<string> {
 }
 
 async function operator(cmd: OperatorCommand, rest: string[]): Promise<number> {
-  const a = operatorArgs(cmd, rest);
-  if (a.help) {
-    processIo.out(OPERATOR_HELP[cmd]);
+  const parsed = operatorArgs(cmd, rest);
+  if (parsed.help) {
+    io.out(OPERATOR_HELP[cmd]);
     return 0;
   }
-  const { env, note } = operatorEnv(process.env, a.envFile);
-  if (note) processIo.err(`note: ${note}`);
+  const { env, note } = operatorEnv(process.env, parsed.envFile);
+  if (note) io.err(`note: ${note}`);
   // Warnings and errors of the adapters (e.g. a failing destroy) go to stderr; progress does not.
-  const log = createLogger({ level: "error" });
+  const log = createLogger({ level: "error", redactor });
   switch (cmd) {
     case "status": {
       const { status } = await import("./status.js");
-      return status(loadStatusSettings(env), { json: a.json }, processIo, log);
+      return status(loadStatusSettings(env), { json: parsed.json }, io, log);
     }
     case "cleanup-runners": {
       const { cleanupRunners } = await import("./cleanup-runners.js");
-      return cleanupRunners(loadConfig(env), { dryRun: a.dryRun }, processIo, log);
+      return cleanupRunners(loadConfig(env), { dryRun: parsed.dryRun }, io, log);
     }
     case "cleanup-all": {
       const { cleanupAll } = await import("./cleanup-all.js");
       return cleanupAll(
         loadConfig(env),
-        { yes: a.yes, interactive: process.stdin.isTTY === true, ask },
-        processIo,
+        { yes: parsed.yes, interactive: process.stdin.isTTY === true, ask },
+        io,
         log,
       );
     }
@@ -151,7 +152,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       // Each command loads only what it needs (the daemon's memory footprint matters).
-      return (await import("./serve.js")).serve(loadConfig(process.env));
+      return (await import("./serve.js")).serve(loadConfig(process.env), redactor);
     case "demo":
       if (rest.includes("--help")) {
         out(
@@ -196,8 +197,15 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** The name it was started as: runner-controller, or runner-status & co. (see bin/). */
-const program = processIo.program;
+/**
+ * The one Redactor of this process, handed to everything that writes text out. For now it is the
+ * process-wide instance, because the GitHub client and the token file still register the
+ * secrets they learn there (see util/redact.ts).
+ */
+const redactor = processRedactor;
+/** stdout/stderr; `program` is the name it was started as: runner-controller, runner-status & co. */
+const io = processIo(redactor);
+const program = io.program;
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
@@ -209,7 +217,7 @@ main(process.argv.slice(2)).then(
     const config =
       isControllerError(e) &&
       (e.code === "RC_CONFIG_INVALID" || e.code === "RC_TOKEN_UNREADABLE" || e.code === "RC_STATE_LOCKED");
-    process.stderr.write(`${program}: ${describeError(e)}\n`);
+    io.err(`${program}: ${describeError(e)}`);
     process.exit(config ? 2 : 1);
   },
 );

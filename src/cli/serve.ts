@@ -2,11 +2,12 @@ import { buildApp } from "../app.js";
 import type { Config } from "../config.js";
 import { describeError } from "../errors.js";
 import { createLogger } from "../log.js";
+import type { Redactor } from "../util/redact.js";
 import { checkNixosContainer } from "./checks.js";
 
 /** `runner-controller serve`: run the daemon until SIGTERM/SIGINT. Resolves with the exit code. */
-export async function serve(config: Config): Promise<number> {
-  const log = createLogger({ level: config.logLevel, format: config.logFormat });
+export async function serve(config: Config, redactor: Redactor): Promise<number> {
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, redactor });
   // The host tools the nixos-container backend needs must be on PATH (the token file and
   // RUNNER_COMMAND are checked by app.start(), also before anything starts).
   checkNixosContainer(config, config.path);

@@ -52,9 +52,9 @@ interface StateSide {
   readonly error: string | null;
 }
 
-async function daemonSide(s: StatusSettings): Promise<DaemonStatus> {
-  const url = daemonUrl(s.httpHost, s.httpPort);
-  if (s.httpPort === 0) {
+async function daemonSide(settings: StatusSettings): Promise<DaemonStatus> {
+  const url = daemonUrl(settings.httpHost, settings.httpPort);
+  if (settings.httpPort === 0) {
     return {
       reachable: false,
       url,
@@ -67,11 +67,11 @@ async function daemonSide(s: StatusSettings): Promise<DaemonStatus> {
 function stateSide(stateDir: string): StateSide {
   const path = `${stateDir}/state.json`;
   try {
-    const st = readStateSync(stateDir);
+    const recorded = readStateSync(stateDir);
     return {
       path,
       exists: existsSync(path),
-      containers: st.containers.map((r) => ({
+      containers: recorded.containers.map((r) => ({
         name: r.name,
         phase: r.phase,
         runner_name: r.runnerName,
@@ -91,16 +91,16 @@ function stateSide(stateDir: string): StateSide {
 }
 
 async function githubSide(
-  s: StatusSettings,
+  settings: StatusSettings,
   containerOf: ReadonlyMap<string, string>,
   log: Logger,
 ): Promise<GitHubSide> {
-  if ("missing" in s.github) return { configured: false, reason: s.github.missing };
-  const g = s.github;
-  const base = { configured: true as const, repo: g.repo.fullName, prefix: g.runnerNamePrefix };
+  if ("missing" in settings.github) return { configured: false, reason: settings.github.missing };
+  const access = settings.github;
+  const base = { configured: true as const, repo: access.repo.fullName, prefix: access.runnerNamePrefix };
   try {
-    const ours = runnerNameMatcher(g.runnerNamePrefix);
-    const runners = (await githubClient(g, log).listRunners())
+    const ours = runnerNameMatcher(access.runnerNamePrefix);
+    const runners = (await githubClient(access, log).listRunners())
       .filter((r) => ours(r.name) !== null)
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((r) => ({
@@ -117,17 +117,22 @@ async function githubSide(
   }
 }
 
-export async function status(s: StatusSettings, opts: StatusOptions, io: Io, log: Logger): Promise<number> {
+export async function status(
+  settings: StatusSettings,
+  opts: StatusOptions,
+  io: Io,
+  log: Logger,
+): Promise<number> {
   const out = io.out;
-  const daemon = await daemonSide(s);
-  const state = daemon.reachable ? null : stateSide(s.stateDir);
+  const daemon = await daemonSide(settings);
+  const state = daemon.reachable ? null : stateSide(settings.stateDir);
   const containerOf = new Map<string, string>();
   if (daemon.reachable)
     for (const c of daemon.status.active_containers) containerOf.set(c.runner_name, c.name);
   else
     for (const c of state?.containers ?? [])
       if (c.phase !== "destroying") containerOf.set(c.runner_name, c.name);
-  const github = await githubSide(s, containerOf, log);
+  const github = await githubSide(settings, containerOf, log);
   const daemonPrefix = daemon.reachable ? daemon.status["runner_name_prefix"] : undefined;
   if (github.configured && typeof daemonPrefix === "string" && daemonPrefix !== github.prefix) {
     io.err(
@@ -161,34 +166,36 @@ export async function status(s: StatusSettings, opts: StatusOptions, io: Io, log
   return code;
 }
 
-function printDaemon(d: DaemonStatus, out: (l: string) => void): void {
-  if (!d.reachable) {
-    out(`daemon      NOT REACHABLE at ${d.url} (${d.error})`);
+function printDaemon(daemon: DaemonStatus, out: (l: string) => void): void {
+  if (!daemon.reachable) {
+    out(`daemon      NOT REACHABLE at ${daemon.url} (${daemon.error})`);
     out(
       "            is it running?  systemctl status runner-controller;  journalctl -u runner-controller -n 50",
     );
     return;
   }
-  const st: StatusReport = d.status;
-  const extra = st as Record<string, unknown>;
+  const report: StatusReport = daemon.status;
+  const extra = report as Record<string, unknown>;
   const healthy = extra["healthy"] !== false;
   const up = typeof extra["uptime_seconds"] === "number" ? `, up ${duration(extra["uptime_seconds"])}` : "";
   const repo = typeof extra["repo"] === "string" ? `, serving ${extra["repo"]}` : "";
-  out(`daemon      ${d.url}  running, ${healthy ? "healthy" : "UNHEALTHY (see GET /health)"}${up}${repo}`);
+  out(
+    `daemon      ${daemon.url}  running, ${healthy ? "healthy" : "UNHEALTHY (see GET /health)"}${up}${repo}`,
+  );
   const queued =
     typeof extra["queued_jobs"] === "number" ? `; ${extra["queued_jobs"]} matching job(s) queued` : "";
   out(
-    `containers  ${st.active_containers.length} of ${st.max_concurrent}${queued}; polling every ${st.poll_interval_seconds} s; job timeout ${st.job_timeout_seconds} s`,
+    `containers  ${report.active_containers.length} of ${report.max_concurrent}${queued}; polling every ${report.poll_interval_seconds} s; job timeout ${report.job_timeout_seconds} s`,
   );
   const pending = extra["pending_deregistrations"];
   if (Array.isArray(pending) && pending.length > 0) {
     out(`            deregistrations to retry: ${pending.map(String).join(", ")}`);
   }
-  if (st.active_containers.length > 0) {
+  if (report.active_containers.length > 0) {
     out("");
     for (const l of table(
       ["CONTAINER", "PHASE", "JOB", "RUNNING", "RUNNER"],
-      st.active_containers.map((c) => [
+      report.active_containers.map((c) => [
         c.name,
         c.phase,
         c.job_id === null ? "-" : String(c.job_id),
@@ -200,44 +207,49 @@ function printDaemon(d: DaemonStatus, out: (l: string) => void): void {
   }
 }
 
-function printState(st: StateSide, out: (l: string) => void): void {
-  if (st.error) {
-    out(`state       ${st.error}; containers unknown`);
+function printState(state: StateSide, out: (l: string) => void): void {
+  if (state.error) {
+    out(`state       ${state.error}; containers unknown`);
     return;
   }
-  if (!st.exists) {
+  if (!state.exists) {
     out(
-      `state       no state file at ${st.path}: no daemon has run with this STATE_DIR (is it the daemon's?)`,
+      `state       no state file at ${state.path}: no daemon has run with this STATE_DIR (is it the daemon's?)`,
     );
     return;
   }
-  out(`state       ${st.containers.length} container(s) recorded in ${st.path}`);
-  if (st.containers.length > 0) {
+  out(`state       ${state.containers.length} container(s) recorded in ${state.path}`);
+  if (state.containers.length > 0) {
     for (const l of table(
       ["CONTAINER", "PHASE", "JOB", "RUNNER"],
-      st.containers.map((c) => [c.name, c.phase, c.job_id === null ? "-" : String(c.job_id), c.runner_name]),
+      state.containers.map((c) => [
+        c.name,
+        c.phase,
+        c.job_id === null ? "-" : String(c.job_id),
+        c.runner_name,
+      ]),
     ))
       out(l);
   }
 }
 
-function printGitHub(g: GitHubSide, source: string, out: (l: string) => void): void {
-  if (!g.configured) {
-    out(`GitHub      not queried: ${g.reason} (set them, or pass --env-file, to see the runners)`);
+function printGitHub(github: GitHubSide, source: string, out: (l: string) => void): void {
+  if (!github.configured) {
+    out(`GitHub      not queried: ${github.reason} (set them, or pass --env-file, to see the runners)`);
     return;
   }
-  if (g.error || !g.runners) {
-    out(`GitHub      ${g.repo}: cannot list runners: ${g.error ?? "unknown error"}`);
+  if (github.error || !github.runners) {
+    out(`GitHub      ${github.repo}: cannot list runners: ${github.error ?? "unknown error"}`);
     return;
   }
-  const n = g.runners.length;
+  const count = github.runners.length;
   out(
-    `GitHub      ${g.repo}: ${n} runner${n === 1 ? "" : "s"} named ${g.prefix}-j…  (containers from ${source})`,
+    `GitHub      ${github.repo}: ${count} runner${count === 1 ? "" : "s"} named ${github.prefix}-j…  (containers from ${source})`,
   );
-  if (n === 0) return;
+  if (count === 0) return;
   for (const l of table(
     ["RUNNER", "STATUS", "BUSY", "CONTAINER", "LABELS"],
-    g.runners.map((r) => [
+    github.runners.map((r) => [
       r.name,
       r.status,
       r.busy ? "yes" : "no",
@@ -246,7 +258,9 @@ function printGitHub(g: GitHubSide, source: string, out: (l: string) => void): v
     ]),
   ))
     out(l);
-  const ghosts = g.runners.filter((r) => r.container === null && !r.busy && r.status === "offline").length;
+  const ghosts = github.runners.filter(
+    (r) => r.container === null && !r.busy && r.status === "offline",
+  ).length;
   if (ghosts > 0) {
     out(
       `  ${ghosts} offline runner(s) without a container: cleanup-github-runners removes them (a running daemon does so by itself)`,

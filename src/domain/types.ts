@@ -72,12 +72,6 @@ export interface ControllerState {
   readonly deregistrations: readonly PendingDeregistration[];
 }
 
-export const EMPTY_STATE: ControllerState = Object.freeze({
-  version: 1,
-  containers: [],
-  deregistrations: [],
-});
-
 /** A job as observed on GitHub (only the fields we use). */
 export interface ObservedJob {
   readonly id: number;

@@ -2,27 +2,29 @@
  * The one place that starts processes. Argument arrays only, never a shell; every call has a
  * timeout and may be cancelled; termination escalates from SIGTERM to SIGKILL; the result
  * carries the command, exit code, signal, output tails, duration and whether it timed out.
- * Arguments listed as secret are masked wherever the command line is shown.
+ * Known secrets are scrubbed from the command line and the output tails.
  */
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import { systemClock, type Clock } from "../clock.js";
 import { ControllerError } from "../errors.js";
-import { redactor } from "../util/redact.js";
+import { redactor as sharedRedactor, type Redactor } from "../util/redact.js";
 
 export interface ExecOptions {
   /** Kill the command after this long (SIGTERM, then SIGKILL after `killGraceMs`). */
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
-  readonly cwd?: string;
   /** The complete environment of the child (nothing is inherited unless given here). */
   readonly env?: Record<string, string>;
-  readonly input?: string;
   /** Grace between SIGTERM and SIGKILL. Default 5 s. */
   readonly killGraceMs?: number;
-  /** Indexes of arguments never to show (they are masked in `command`). */
-  readonly secretArgs?: readonly number[];
-  /** Keep at most this many characters of stdout/stderr (the tail). Default 64 KiB. */
-  readonly maxOutput?: number;
+  /** The timeout and the SIGKILL grace are measured on this clock. Default: the system clock. */
+  readonly clock?: Clock;
+  /** Scrubs the command line and the output tails. Default: the process-wide instance. */
+  readonly redactor?: Redactor;
 }
+
+/** At most this many characters of stdout/stderr are kept (the tail). */
+const MAX_OUTPUT = 64 * 1024;
 
 export interface ExecResult {
   /** The command line for people: quoted, secrets masked. */
@@ -46,13 +48,8 @@ function quote(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-export function showCommand(
-  file: string,
-  args: readonly string[],
-  secretArgs: readonly number[] = [],
-): string {
-  const shown = args.map((a, i) => (secretArgs.includes(i) ? "[REDACTED]" : quote(a)));
-  return redactor.scrub([quote(file), ...shown].join(" "));
+function showCommand(file: string, args: readonly string[], redactor: Redactor): string {
+  return redactor.scrub([quote(file), ...args.map(quote)].join(" "));
 }
 
 /** The standard minimal environment for helper commands: PATH only, plus what the caller adds. */
@@ -88,11 +85,12 @@ class Tail {
 
 /** Run a command to completion. Never rejects: inspect the result (see `ok`). */
 export function run(file: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
-  const started = performance.now();
-  const command = showCommand(file, args, opts.secretArgs);
-  const max = opts.maxOutput ?? 64 * 1024;
-  const stdout = new Tail(max);
-  const stderr = new Tail(max);
+  const clock = opts.clock ?? systemClock;
+  const started = clock.now();
+  const redactor = opts.redactor ?? sharedRedactor;
+  const command = showCommand(file, args, redactor);
+  const stdout = new Tail(MAX_OUTPUT);
+  const stderr = new Tail(MAX_OUTPUT);
   return new Promise((resolve) => {
     let timedOut = false;
     let aborted = false;
@@ -100,7 +98,6 @@ export function run(file: string, args: readonly string[], opts: ExecOptions): P
     let child: ChildProcess;
     try {
       child = spawn(file, [...args], {
-        cwd: opts.cwd,
         env: opts.env ?? minimalEnv(),
         stdio: ["pipe", "pipe", "pipe"],
         // Its own process group, so a timeout kills everything it started.
@@ -115,7 +112,7 @@ export function run(file: string, args: readonly string[], opts: ExecOptions): P
         signal: null,
         stdout: "",
         stderr: "",
-        durationMs: performance.now() - started,
+        durationMs: clock.now() - started,
         timedOut: false,
         aborted: false,
         spawnError: (e as Error).message,
@@ -123,17 +120,19 @@ export function run(file: string, args: readonly string[], opts: ExecOptions): P
       return;
     }
     const grace = opts.killGraceMs ?? 5000;
-    let killTimer: NodeJS.Timeout | undefined;
+    // Aborted when the command ends: cancels the timeout and any pending SIGKILL.
+    const ended = new AbortController();
     const terminate = (): void => {
       killGroup(child, "SIGTERM");
-      killTimer = setTimeout(() => killGroup(child, "SIGKILL"), grace);
-      killTimer.unref();
+      void clock.sleep(grace, ended.signal).then(() => {
+        if (!ended.signal.aborted) killGroup(child, "SIGKILL");
+      });
     };
-    const timer = setTimeout(() => {
+    void clock.sleep(opts.timeoutMs, ended.signal).then(() => {
+      if (ended.signal.aborted) return;
       timedOut = true;
       terminate();
-    }, opts.timeoutMs);
-    timer.unref();
+    });
     const onAbort = (): void => {
       aborted = true;
       terminate();
@@ -144,8 +143,7 @@ export function run(file: string, args: readonly string[], opts: ExecOptions): P
     child.stdout?.on("data", (c: Buffer) => stdout.push(c));
     child.stderr?.on("data", (c: Buffer) => stderr.push(c));
     child.stdin?.on("error", () => {});
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-    else child.stdin?.end();
+    child.stdin?.end();
 
     const finish = (
       exitCode: number | null,
@@ -154,8 +152,7 @@ export function run(file: string, args: readonly string[], opts: ExecOptions): P
     ): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
+      ended.abort();
       opts.signal?.removeEventListener("abort", onAbort);
       resolve({
         command,
@@ -163,7 +160,7 @@ export function run(file: string, args: readonly string[], opts: ExecOptions): P
         signal,
         stdout: redactor.scrub(stdout.value),
         stderr: redactor.scrub(stderr.value),
-        durationMs: performance.now() - started,
+        durationMs: clock.now() - started,
         timedOut,
         aborted,
         spawnError,
@@ -184,18 +181,13 @@ export function describeFailure(r: ExecResult): string {
   return `${r.command}: ${how}${tail ? `: ${tail}` : ""}`;
 }
 
-export function execError(r: ExecResult, what: string): ControllerError {
-  return new ControllerError(
-    r.timedOut ? "RC_BACKEND_TIMEOUT" : "RC_EXEC_FAILED",
-    `${what}: ${describeFailure(r)}`,
-  );
-}
-
 export interface DetachedOptions {
   readonly cwd: string;
   readonly env: Record<string, string>;
   /** File descriptor that receives stdout and stderr. */
   readonly outputFd: number;
+  /** Scrubs the command line in errors. Default: the process-wide instance. */
+  readonly redactor?: Redactor;
 }
 
 /**
@@ -207,22 +199,18 @@ export function spawnDetached(
   args: readonly string[],
   opts: DetachedOptions,
 ): Promise<ChildProcess> {
+  const command = showCommand(file, args, opts.redactor ?? sharedRedactor);
   return new Promise((resolve, reject) => {
     const stdio: StdioOptions = ["ignore", opts.outputFd, opts.outputFd];
     let child: ChildProcess;
     try {
       child = spawn(file, [...args], { cwd: opts.cwd, env: opts.env, stdio, detached: true, shell: false });
     } catch (e) {
-      reject(
-        new ControllerError(
-          "RC_EXEC_FAILED",
-          `cannot start ${showCommand(file, args)}: ${(e as Error).message}`,
-        ),
-      );
+      reject(new ControllerError("RC_EXEC_FAILED", `cannot start ${command}: ${(e as Error).message}`));
       return;
     }
     const onError = (e: Error): void =>
-      reject(new ControllerError("RC_EXEC_FAILED", `cannot start ${showCommand(file, args)}: ${e.message}`));
+      reject(new ControllerError("RC_EXEC_FAILED", `cannot start ${command}: ${e.message}`));
     child.once("error", onError);
     child.once("spawn", () => {
       child.off("error", onError);

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { mkdir, open, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { systemClock, type Clock } from "../clock.js";
 import { ControllerError } from "../errors.js";
 
 export interface Lock {
@@ -43,14 +44,18 @@ export async function readLock(stateDir: string): Promise<LockInfo | null> {
   }
 }
 
-export async function acquireLock(stateDir: string, purpose: string): Promise<Lock> {
+export async function acquireLock(
+  stateDir: string,
+  purpose: string,
+  clock: Clock = systemClock,
+): Promise<Lock> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const path = join(stateDir, "lock");
   const me: LockInfo = {
     pid: process.pid,
     startTime: startTimeOf(process.pid) ?? "",
     purpose,
-    since: new Date().toISOString(),
+    since: new Date(clock.now()).toISOString(),
   };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {

@@ -1,7 +1,8 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { mountSmallFilesystem, type SmallFilesystem } from "../../test/helpers/small-filesystem.js";
 import type { ContainerRecord, ControllerState } from "../domain/types.js";
 import { ControllerError } from "../errors.js";
 import { acquireLock } from "./lock.js";
@@ -104,5 +105,82 @@ describe("STATE_DIR lock", () => {
     );
     const taken = await acquireLock(dir, "daemon");
     await taken.release();
+  });
+});
+
+describe("FileStateStore when STATE_DIR cannot be written", () => {
+  let small: SmallFilesystem | null = null;
+  beforeAll(async () => {
+    small = await mountSmallFilesystem();
+  });
+  afterAll(async () => {
+    await small?.unmount();
+  });
+
+  const one: ControllerState = { version: 1, containers: [rec], deregistrations: [] };
+  const two: ControllerState = {
+    version: 1,
+    containers: [rec, { ...rec, name: "j0000002", runnerName: "h-j0000002", subnet: 101 }],
+    deregistrations: [],
+  };
+
+  async function expectUnwritable(save: Promise<void>, cause: RegExp): Promise<void> {
+    const e = await save.then(
+      () => null,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(ControllerError);
+    expect((e as ControllerError).code).toBe("RC_STATE_UNWRITABLE");
+    expect((e as ControllerError).message).toMatch(cause);
+  }
+
+  it("on a full disk (a real 64 KiB tmpfs): rejects with the cause, keeps the old file, removes its temporary file, and works again once there is room", async (ctx) => {
+    if (!small) return ctx.skip("needs root and permission to mount a tmpfs");
+    const stateDir = join(small.dir, "full");
+    const store = new FileStateStore(stateDir);
+    await store.save(one);
+    await small.fill();
+    try {
+      await expectUnwritable(
+        store.save(two),
+        /^cannot write the state file .*\/full\/state\.json: no space left on device \(ENOSPC\)$/,
+      );
+      expect(await readdir(stateDir)).toEqual(["state.json"]);
+      expect(await store.load()).toEqual(one);
+    } finally {
+      await small.free();
+    }
+    await store.save(two);
+    expect(await store.load()).toEqual(two);
+  });
+
+  it("on a read-only filesystem: rejects with EROFS and keeps the old file", async (ctx) => {
+    if (!small) return ctx.skip("needs root and permission to mount a tmpfs");
+    const stateDir = join(small.dir, "ro");
+    const store = new FileStateStore(stateDir);
+    await store.save(one);
+    small.readOnly(true);
+    try {
+      await expectUnwritable(store.save(two), /: read-only file system \(EROFS\)$/);
+      expect(await store.load()).toEqual(one);
+    } finally {
+      small.readOnly(false);
+    }
+    expect(await readdir(stateDir)).toEqual(["state.json"]);
+  });
+
+  it("when the temporary file cannot be made (an injected fault, works anywhere): rejects typed and keeps the old file", async () => {
+    const store = new FileStateStore(dir);
+    await store.save(one);
+    await mkdir(join(dir, `state.json.${process.pid}.tmp`));
+    await expectUnwritable(
+      store.save(two),
+      /^cannot write the state file .*: illegal operation on a directory \(EISDIR\)$/,
+    );
+    expect(await store.load()).toEqual(one);
+    // A save after the failed one is not held up by it.
+    await rm(join(dir, `state.json.${process.pid}.tmp`), { recursive: true });
+    await store.save(two);
+    expect(await store.load()).toEqual(two);
   });
 });

@@ -3,10 +3,11 @@
  * the old one, and the directory fsynced — after a kill -9 at any moment the file holds either
  * the old or the new state, never a mix. Writes are serialised and coalesced.
  */
-import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ControllerError } from "../errors.js";
+import { stateUnwritable } from "../util/fs-errors.js";
 import {
   LIVE_PHASES,
   type ContainerRecord,
@@ -23,15 +24,15 @@ const PHASES = new Set<string>([...LIVE_PHASES, "destroying"]);
 
 function isRecord(x: unknown): x is ContainerRecord {
   if (typeof x !== "object" || x === null) return false;
-  const r = x as Record<string, unknown>;
+  const fields = x as Record<string, unknown>;
   return (
-    typeof r["name"] === "string" &&
-    typeof r["runnerName"] === "string" &&
-    typeof r["subnet"] === "number" &&
-    typeof r["phase"] === "string" &&
-    PHASES.has(r["phase"]) &&
-    typeof r["createdAt"] === "number" &&
-    typeof r["triggerJobId"] === "number"
+    typeof fields["name"] === "string" &&
+    typeof fields["runnerName"] === "string" &&
+    typeof fields["subnet"] === "number" &&
+    typeof fields["phase"] === "string" &&
+    PHASES.has(fields["phase"]) &&
+    typeof fields["createdAt"] === "number" &&
+    typeof fields["triggerJobId"] === "number"
   );
 }
 
@@ -52,13 +53,18 @@ export function parseState(text: string, path: string): ControllerState {
       cause: e,
     });
   }
-  const s = raw as { version?: unknown; minIdle?: unknown; containers?: unknown; deregistrations?: unknown };
-  if (s.version !== 1 || !Array.isArray(s.containers)) {
+  const file = raw as {
+    version?: unknown;
+    minIdle?: unknown;
+    containers?: unknown;
+    deregistrations?: unknown;
+  };
+  if (file.version !== 1 || !Array.isArray(file.containers)) {
     throw new ControllerError("RC_STATE_CORRUPT", `state file ${path} has an unknown format`, {
       hint: "move it aside and restart; running containers are adopted from the backend",
     });
   }
-  const containers = s.containers.filter(isRecord).map((r) => ({
+  const containers = file.containers.filter(isRecord).map((r) => ({
     ...r,
     runnerId: typeof r.runnerId === "number" ? r.runnerId : null,
     registeredAt: typeof r.registeredAt === "number" ? r.registeredAt : null,
@@ -70,8 +76,8 @@ export function parseState(text: string, path: string): ControllerState {
     destroyAttempts: typeof r.destroyAttempts === "number" ? r.destroyAttempts : 0,
     retryAt: typeof r.retryAt === "number" ? r.retryAt : 0,
   }));
-  const deregistrations = Array.isArray(s.deregistrations)
-    ? s.deregistrations.filter(isDeregistration).map((d) => ({
+  const deregistrations = Array.isArray(file.deregistrations)
+    ? file.deregistrations.filter(isDeregistration).map((d) => ({
         runnerName: d.runnerName,
         runnerId: typeof d.runnerId === "number" ? d.runnerId : null,
         attempts: typeof d.attempts === "number" ? d.attempts : 0,
@@ -79,8 +85,8 @@ export function parseState(text: string, path: string): ControllerState {
       }))
     : [];
   const minIdle =
-    typeof s.minIdle === "number" && Number.isInteger(s.minIdle) && s.minIdle >= 0
-      ? { minIdle: s.minIdle }
+    typeof file.minIdle === "number" && Number.isInteger(file.minIdle) && file.minIdle >= 0
+      ? { minIdle: file.minIdle }
       : {};
   return { version: 1, ...minIdle, containers, deregistrations };
 }
@@ -91,7 +97,8 @@ export function serializeState(state: ControllerState): string {
 
 export class FileStateStore implements StateStore {
   readonly path: string;
-  #chain: Promise<void> = Promise.resolve();
+  /** The writes under way, one after the other. */
+  #writes: Promise<void> = Promise.resolve();
   #pending: ControllerState | null = null;
 
   constructor(stateDir: string) {
@@ -120,63 +127,49 @@ export class FileStateStore implements StateStore {
   /** Resolves once `state` (or a later state) is durable. Concurrent saves coalesce. */
   save(state: ControllerState): Promise<void> {
     this.#pending = state;
-    const next = this.#chain.then(async () => {
-      const s = this.#pending;
-      if (s === null) return;
+    const next = this.#writes.then(async () => {
+      const latest = this.#pending;
+      if (latest === null) return;
       this.#pending = null;
-      await writeAtomic(this.path, serializeState(s));
+      await writeAtomic(this.path, serializeState(latest));
     });
-    this.#chain = next.catch(() => {});
+    this.#writes = next.catch(() => {});
     return next;
-  }
-
-  /** Synchronous variant for the last write before exit. */
-  saveSync(state: ControllerState): void {
-    writeAtomicSync(this.path, serializeState(state));
   }
 }
 
+/**
+ * Write `text` to `path` atomically. When anything fails (a full disk, a read-only or failing
+ * filesystem) it rejects with RC_STATE_UNWRITABLE naming the cause, the old file is left as it
+ * was and the temporary file is removed.
+ */
 async function writeAtomic(path: string, text: string): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
-  const fh = await open(tmp, "w", 0o600);
   try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const file = await open(tmp, "w", 0o600);
+    try {
+      await file.writeFile(text);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => {});
-    throw e;
+    throw stateUnwritable(`cannot write the state file ${path}`, e);
   }
-  const d = await open(dir, "r");
+  // The rename is done; this makes it survive a power loss.
   try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
-}
-
-function writeAtomicSync(path: string, text: string): void {
-  const dir = dirname(path);
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const d = openSync(dir, "r");
-  try {
-    fsyncSync(d);
-  } finally {
-    closeSync(d);
+    const dirHandle = await open(dir, "r");
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
+    }
+  } catch (e) {
+    throw stateUnwritable(`cannot make the state file ${path} durable`, e);
   }
 }
 
