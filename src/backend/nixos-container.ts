@@ -138,9 +138,9 @@ function hintFor(kind: FailureKind, name: string, source: ContainerSource): stri
 
 export class NixosContainerBackend implements Backend {
   readonly kind = "nixos-container" as const;
-  readonly #o: NixosContainerBackendOptions;
+  readonly #options: NixosContainerBackendOptions;
   readonly #paths: HostPaths;
-  readonly #t: NixosTimeouts;
+  readonly #timeouts: NixosTimeouts;
   readonly #env: Record<string, string>;
   readonly #log: Logger;
   readonly #flags: readonly string[];
@@ -149,8 +149,8 @@ export class NixosContainerBackend implements Backend {
   readonly #watched = new Set<string>();
   /** Per-name serialisation of create and destroy. */
   readonly #busy = new Map<string, Promise<unknown>>();
-  #timer: NodeJS.Timeout | undefined;
-  #polling: Promise<void> | null = null;
+  /** The loop that polls watched containers while there are any; null when none runs. */
+  #watch: { readonly stop: AbortController; done: Promise<void> } | null = null;
   #closed = false;
 
   constructor(opts: NixosContainerBackendOptions) {
@@ -170,11 +170,11 @@ export class NixosContainerBackend implements Backend {
         );
       }
     }
-    this.#o = opts;
+    this.#options = opts;
     this.#flags = flags;
     this.#paths = { ...DEFAULT_HOST_PATHS, ...opts.paths };
     const startMs = opts.startTimeoutMs ?? 300_000;
-    this.#t = {
+    this.#timeouts = {
       create: opts.source.kind === "system" ? 120_000 : 900_000,
       // A margin over the unit's own TimeoutStartSec, so systemd gives up first and says why.
       start: startMs + 30_000,
@@ -231,7 +231,7 @@ export class NixosContainerBackend implements Backend {
       kind,
       r.timedOut,
       `${what}${why ? `: ${why}` : ""} (${describeFailure(r)})`,
-      hintFor(kind, name, this.#o.source),
+      hintFor(kind, name, this.#options.source),
     );
   }
 
@@ -279,7 +279,7 @@ export class NixosContainerBackend implements Backend {
     const r = await this.#run(
       "systemctl",
       ["show", "--property=Id,ActiveState", ...names.map(containerUnit)],
-      this.#t.command,
+      this.#timeouts.command,
     );
     if (!ok(r)) throw this.#fail(r, "cannot read the state of the container units", names[0]!);
     for (const [id, state] of parseActiveStates(r.stdout)) {
@@ -295,12 +295,12 @@ export class NixosContainerBackend implements Backend {
 
   /** Poll until the unit is at rest or `ms` has passed; returns the last state seen. */
   async #settle(name: string, ms: number): Promise<string | undefined> {
-    const { clock } = this.#o;
+    const { clock } = this.#options;
     const end = clock.now() + ms;
     for (;;) {
       const state = await this.#unitState(name);
       if (isAtRest(state) || clock.now() >= end) return state;
-      await clock.sleep(this.#o.settlePollMs ?? 250);
+      await clock.sleep(this.#options.settlePollMs ?? 250);
     }
   }
 
@@ -318,7 +318,7 @@ export class NixosContainerBackend implements Backend {
   }
 
   #createArgs(name: string, spec: CreateSpec): string[] {
-    const { source } = this.#o;
+    const { source } = this.#options;
     return [
       "create",
       name,
@@ -333,7 +333,7 @@ export class NixosContainerBackend implements Backend {
 
   /** The properties for `systemctl set-property --runtime`. */
   #limitProperties(): string[] {
-    const { cpuQuota, memoryMax, tasksMax } = this.#o.limits;
+    const { cpuQuota, memoryMax, tasksMax } = this.#options.limits;
     const props: string[] = [];
     if (cpuQuota !== null) props.push(`CPUQuota=${cpuQuota}`);
     if (memoryMax !== null) props.push(`MemoryMax=${memoryMax}`);
@@ -353,7 +353,7 @@ export class NixosContainerBackend implements Backend {
       const created = await this.#run(
         "nixos-container",
         this.#createArgs(name, spec),
-        this.#t.create,
+        this.#timeouts.create,
         signal,
       );
       if (created.aborted) throw this.#cancelled(signal, name);
@@ -368,14 +368,14 @@ export class NixosContainerBackend implements Backend {
       const limited = await this.#run(
         "systemctl",
         ["set-property", "--runtime", containerUnit(name), ...this.#limitProperties()],
-        this.#t.command,
+        this.#timeouts.command,
         signal,
       );
       if (limited.aborted) throw this.#cancelled(signal, name);
       if (!ok(limited)) throw this.#fail(limited, `cannot set the resource limits of ${name}`, name);
       abortCheck();
 
-      const started = await this.#run("nixos-container", ["start", name], this.#t.start, signal);
+      const started = await this.#run("nixos-container", ["start", name], this.#timeouts.start, signal);
       if (started.aborted) throw this.#cancelled(signal, name);
       if (!ok(started)) throw this.#fail(started, `nixos-container start ${name} failed`, name);
 
@@ -438,25 +438,40 @@ export class NixosContainerBackend implements Backend {
   }
 
   #ensureWatch(): void {
-    if (this.#timer || this.#closed) return;
-    this.#timer = setInterval(() => {
-      if (this.#polling) return;
-      this.#polling = this.#poll().finally(() => {
-        this.#polling = null;
-      });
-    }, this.#o.watchIntervalMs ?? 2000);
-    this.#timer.unref();
+    if (this.#watch !== null || this.#closed) return;
+    const watch = { stop: new AbortController(), done: Promise.resolve() };
+    this.#watch = watch;
+    watch.done = this.#watchLoop(watch);
+  }
+
+  /**
+   * Every watchIntervalMs (on the injected clock), one poll of the watched containers; ends when
+   * none is left to watch, or when close() aborts it.
+   */
+  async #watchLoop(watch: { readonly stop: AbortController }): Promise<void> {
+    const { clock } = this.#options;
+    const every = this.#options.watchIntervalMs ?? 2000;
+    const { signal } = watch.stop;
+    try {
+      while (!signal.aborted) {
+        await clock.sleep(every, signal);
+        if (signal.aborted) break;
+        try {
+          await this.#poll();
+        } catch (e) {
+          this.#log.debug("polling container states failed; trying again", { error: describeError(e) });
+        }
+        // Cleared in the same step as this check, so a container watched from now on starts a new loop.
+        if (this.#watched.size === 0) break;
+      }
+    } finally {
+      if (this.#watch === watch) this.#watch = null;
+    }
   }
 
   async #poll(): Promise<void> {
     const names = [...this.#watched].filter((n) => !this.#busy.has(n));
-    if (names.length === 0) {
-      if (this.#watched.size === 0 && this.#timer) {
-        clearInterval(this.#timer);
-        this.#timer = undefined;
-      }
-      return;
-    }
+    if (names.length === 0) return;
     let states: Map<string, string>;
     try {
       states = await this.#unitStates(names);
@@ -502,14 +517,18 @@ export class NixosContainerBackend implements Backend {
     //    container: one still starting would lose its root under a running nspawn.
     let state = await this.#unitState(name);
     if (!isAtRest(state)) {
-      const stopped = await this.#run("systemctl", ["stop", unit], this.#t.stop);
+      const stopped = await this.#run("systemctl", ["stop", unit], this.#timeouts.stop);
       if (!ok(stopped))
         log.warn("systemctl stop failed; waiting for the unit anyway", { error: describeFailure(stopped) });
-      state = await this.#settle(name, this.#t.settle);
+      state = await this.#settle(name, this.#timeouts.settle);
       if (!isAtRest(state)) {
-        const killed = await this.#run("systemctl", ["kill", "--signal=SIGKILL", unit], this.#t.command);
+        const killed = await this.#run(
+          "systemctl",
+          ["kill", "--signal=SIGKILL", unit],
+          this.#timeouts.command,
+        );
         if (!ok(killed)) log.warn("systemctl kill failed", { error: describeFailure(killed) });
-        state = await this.#settle(name, this.#t.settle);
+        state = await this.#settle(name, this.#timeouts.settle);
       }
       if (!isAtRest(state)) {
         throw new ControllerError(
@@ -522,7 +541,7 @@ export class NixosContainerBackend implements Backend {
 
     // 2. Destroy. Without a NAME.conf, nixos-container would exit 0 and do nothing.
     if (await exists(conf)) {
-      const destroyed = await this.#run("nixos-container", ["destroy", name], this.#t.destroy);
+      const destroyed = await this.#run("nixos-container", ["destroy", name], this.#timeouts.destroy);
       if (!ok(destroyed)) {
         const err = this.#fail(destroyed, `nixos-container destroy ${name} failed`, name);
         if (err.failure === "declarative") throw err;
@@ -532,7 +551,7 @@ export class NixosContainerBackend implements Backend {
 
     // 3. A failed instance stays listed by systemd until reset.
     if (state === "failed") {
-      const reset = await this.#run("systemctl", ["reset-failed", unit], this.#t.command);
+      const reset = await this.#run("systemctl", ["reset-failed", unit], this.#timeouts.command);
       if (!ok(reset) && classifyFailure(reset.stderr) !== "unit-not-loaded") {
         problems.push(this.#fail(reset, `systemctl reset-failed ${unit} failed`, name).message);
       }
@@ -545,7 +564,7 @@ export class NixosContainerBackend implements Backend {
     if (await exists(drop.runtime)) {
       await step("removing a runtime drop-in", async () => {
         await rm(drop.runtime, { recursive: true, force: true });
-        const reloaded = await this.#run("systemctl", ["daemon-reload"], this.#t.command);
+        const reloaded = await this.#run("systemctl", ["daemon-reload"], this.#timeouts.command);
         if (!ok(reloaded)) throw this.#fail(reloaded, "systemctl daemon-reload failed", name);
       });
     }
@@ -559,7 +578,7 @@ export class NixosContainerBackend implements Backend {
     // 7. A host-side veth left behind.
     const link = `ve-${name}`;
     if (await exists(join(this.#paths.sysClassNet, link))) {
-      const deleted = await this.#run("ip", ["link", "delete", link], this.#t.command);
+      const deleted = await this.#run("ip", ["link", "delete", link], this.#timeouts.command);
       if (!ok(deleted) && classifyFailure(deleted.stderr) !== "no-such-device") {
         problems.push(this.#fail(deleted, `ip link delete ${link} failed`, name).message);
       }
@@ -591,8 +610,9 @@ export class NixosContainerBackend implements Backend {
 
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#polling;
+    const watch = this.#watch;
+    if (watch === null) return;
+    watch.stop.abort();
+    await watch.done;
   }
 }

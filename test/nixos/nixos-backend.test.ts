@@ -18,7 +18,7 @@ import {
   writeGuestSecret,
   writeNspawnFile,
 } from "../../src/backend/nixos/host-files.js";
-import { systemClock } from "../../src/clock.js";
+import { systemClock, type Clock } from "../../src/clock.js";
 import { subnet } from "../../src/domain/subnets.js";
 import { ControllerError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
@@ -557,6 +557,30 @@ describe("list and completion", () => {
     const end = Date.now() + 5000;
     while (!stopped.includes("j0000503") && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
     expect(stopped).toEqual(["j0000503"]);
+  });
+
+  it("waits between polls on the injected clock, and close() ends the wait", async () => {
+    const waits: { ms: number; signal: AbortSignal | undefined }[] = [];
+    const clock: Clock = {
+      now: () => systemClock.now(),
+      sleep: (ms, signal) => {
+        waits.push({ ms, signal });
+        return systemClock.sleep(ms, signal);
+      },
+    };
+    const b = backend({ clock, watchIntervalMs: 60_000 });
+    const stopped: string[] = [];
+    b.onStopped((n) => stopped.push(n));
+    await b.create(spec("j0000505"), new AbortController().signal);
+    const watchWaits = waits.filter((w) => w.ms === 60_000);
+    expect(watchWaits).toHaveLength(1);
+    expect(watchWaits[0]!.signal?.aborted).toBe(false);
+    await host.powerOff("j0000505");
+    const began = Date.now();
+    await b.close(); // must not sit out the minute
+    expect(Date.now() - began).toBeLessThan(5000);
+    expect(watchWaits[0]!.signal?.aborted).toBe(true);
+    expect(stopped).toEqual([]); // the loop ended without polling again
   });
 
   it("polls nothing while no container runs", async () => {
