@@ -237,8 +237,21 @@ in
         defaultText = literalExpression "the system built from nix/ci-container-template.nix and container.extraModules";
         description = ''
           CONTAINER_SYSTEM: the NixOS system every job container runs, built once with the host.
-          Null makes the daemon evaluate container.template for each container instead (slow,
-          and it needs nixpkgs on NIX_PATH).
+          Null makes the daemon evaluate container.template for each container instead (slow),
+          with the nixpkgs of container.nixosPath.
+        '';
+      };
+
+      nixosPath = mkOption {
+        type = types.nullOr types.str;
+        default = "${pkgs.path}/nixos";
+        defaultText = literalExpression ''"''${pkgs.path}/nixos"'';
+        description = ''
+          NIXOS_PATH: with container.system = null, the nixos directory of the nixpkgs that
+          evaluates container.template (`nixos-container create --nixos-path`); the default is
+          the host's own nixpkgs. Null leaves it to `<nixpkgs/nixos>` on the daemon's NIX_PATH,
+          which a service does not have unless you give it one (and a flake-based host has no
+          channel to point it at). Not passed while container.system is set.
         '';
       };
 

@@ -90,6 +90,9 @@ export function buildBackend(config: Config, log: Logger, clock: Clock): Backend
           c.system !== undefined
             ? { kind: "system", path: c.system }
             : { kind: "template", path: c.template },
+        ...(c.nixosPath !== undefined ? { nixosPath: c.nixosPath } : {}),
+        // A template is evaluated by nixos-container: it may need <nixpkgs> from our NIX_PATH.
+        ...(process.env["NIX_PATH"] ? { nixPath: process.env["NIX_PATH"] } : {}),
         limits: { cpuQuota: c.cpuQuota, memoryMax: c.memoryMax, tasksMax: c.tasksMax },
         extraNspawnFlags: c.extraNspawnFlags,
         startTimeoutMs: c.startTimeoutMs,

@@ -13,6 +13,11 @@ export interface ContainerConfig {
   readonly system: string | undefined;
   /** CONTAINER_TEMPLATE: NixOS module evaluated per container (`create --config-file`) when no system is given. */
   readonly template: string;
+  /**
+   * NIXOS_PATH: the `nixos` directory of the nixpkgs that evaluates the template (`create
+   * --nixos-path`); undefined = `<nixpkgs/nixos>` from NIX_PATH. Only used with the template.
+   */
+  readonly nixosPath: string | undefined;
   /** systemd CPUQuota= for each container@NAME.service, e.g. "400%"; null = no limit. */
   readonly cpuQuota: string | null;
   /** systemd MemoryMax= (swap is always off), e.g. "8G"; null = no limit. */
@@ -239,6 +244,15 @@ function parseContainer(get: (name: string) => string | undefined): ContainerCon
     get("CONTAINER_TEMPLATE") ?? "/etc/nixos/ci-container-template.nix",
     "give the absolute path of the container's NixOS module, e.g. /etc/nixos/ci-container-template.nix",
   );
+  const nixosPathRaw = get("NIXOS_PATH");
+  const nixosPath =
+    nixosPathRaw === undefined
+      ? undefined
+      : parseNixPath(
+          "NIXOS_PATH",
+          nixosPathRaw,
+          "give the absolute path of a nixpkgs checkout's nixos directory, e.g. /nix/store/…-source/nixos (the NixOS module sets it), or unset it to use <nixpkgs/nixos> from NIX_PATH",
+        );
   const cpuQuota = parseLimit(
     "CONTAINER_CPU_QUOTA",
     get("CONTAINER_CPU_QUOTA") ?? "400%",
@@ -268,7 +282,16 @@ function parseContainer(get: (name: string) => string | undefined): ContainerCon
     "300",
   );
   const extraNspawnFlags = parseNspawnFlags(get("EXTRA_NSPAWN_FLAGS") ?? "");
-  return Object.freeze({ system, template, cpuQuota, memoryMax, tasksMax, startTimeoutMs, extraNspawnFlags });
+  return Object.freeze({
+    system,
+    template,
+    nixosPath,
+    cpuQuota,
+    memoryMax,
+    tasksMax,
+    startTimeoutMs,
+    extraNspawnFlags,
+  });
 }
 
 /**

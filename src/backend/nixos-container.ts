@@ -3,8 +3,8 @@
  * (systemd-nspawn, unit `container@NAME.service`), created from a prebuilt container system
  * (`--system-path`, no per-job evaluation) or from a NixOS module (`--config-file`).
  *
- * create: `nixos-container create NAME --system-path P|--config-file T --host-address H
- * --local-address L` → EXTRA_NSPAWN_FLAGS appended to NAME.conf (if configured) →
+ * create: `nixos-container create NAME --system-path P|--config-file T [--nixos-path N]
+ * --host-address H --local-address L` (the daemon's NIX_PATH, if any, is passed on) → EXTRA_NSPAWN_FLAGS appended to NAME.conf (if configured) →
  * /run/systemd/nspawn/NAME.nspawn (system calls Docker needs) → the runner's secret in the
  * container root (0600, never on a command line or in an environment) → `systemctl
  * set-property --runtime container@NAME.service CPUQuota=… MemoryMax=… MemorySwapMax=0
@@ -82,6 +82,14 @@ export interface NixosContainerBackendOptions {
   readonly log: Logger;
   readonly clock: Clock;
   readonly source: ContainerSource;
+  /**
+   * With a template: the `nixos` directory of the nixpkgs that evaluates it, passed as `create
+   * --nixos-path`. Without it nixos-container evaluates `<nixpkgs/nixos>`, which needs nixpkgs on
+   * NIX_PATH (flake-based hosts and services have none).
+   */
+  readonly nixosPath?: string;
+  /** NIX_PATH for nixos-container (the daemon's own, forwarded); unset or empty = none. */
+  readonly nixPath?: string;
   readonly limits: ContainerLimits;
   /** Extra systemd-nspawn flags, written to NAME.conf as EXTRA_NSPAWN_FLAGS. */
   readonly extraNspawnFlags?: readonly string[];
@@ -121,7 +129,7 @@ function hintFor(kind: FailureKind, name: string, source: ContainerSource): stri
     case "build-failed":
       return source.kind === "system"
         ? "CONTAINER_SYSTEM must name a NixOS system built as a container that exists in the Nix store (the NixOS module builds one)"
-        : "check that CONTAINER_TEMPLATE evaluates and that nixpkgs is on NIX_PATH; better, set CONTAINER_SYSTEM to a prebuilt system (the NixOS module does)";
+        : "check that CONTAINER_TEMPLATE evaluates, and set NIXOS_PATH to a nixpkgs' nixos directory (or put nixpkgs=… on the daemon's NIX_PATH); better, set CONTAINER_SYSTEM to a prebuilt system (the NixOS module does)";
     case "start-failed":
       return `see journalctl -u container@${name}; a boot slower than container@'s TimeoutStartSec (CONTAINER_START_TIMEOUT) is killed`;
     case "declarative":
@@ -161,6 +169,15 @@ export class NixosContainerBackend implements Backend {
         "use letters, digits and . _ + - / only",
       );
     }
+    if (
+      opts.nixosPath !== undefined &&
+      (!NIX_PATH_RE.test(opts.nixosPath) || opts.nixosPath.split("/").includes(".."))
+    ) {
+      throw new ConfigError(
+        `NIXOS_PATH=${JSON.stringify(opts.nixosPath)} is not a plain absolute path`,
+        "use letters, digits and . _ + - / only",
+      );
+    }
     const flags = opts.extraNspawnFlags ?? [];
     for (const f of flags) {
       if (!NSPAWN_FLAG_RE.test(f)) {
@@ -184,7 +201,10 @@ export class NixosContainerBackend implements Backend {
       command: 30_000,
       ...opts.timeouts,
     };
-    this.#env = minimalEnv(opts.commandEnv);
+    this.#env = minimalEnv({
+      ...opts.commandEnv,
+      ...(opts.nixPath ? { NIX_PATH: opts.nixPath } : {}),
+    });
     this.#log = opts.log;
   }
 
@@ -318,12 +338,13 @@ export class NixosContainerBackend implements Backend {
   }
 
   #createArgs(name: string, spec: CreateSpec): string[] {
-    const { source } = this.#options;
+    const { source, nixosPath } = this.#options;
     return [
       "create",
       name,
-      source.kind === "system" ? "--system-path" : "--config-file",
-      source.path,
+      ...(source.kind === "system"
+        ? ["--system-path", source.path]
+        : ["--config-file", source.path, ...(nixosPath !== undefined ? ["--nixos-path", nixosPath] : [])]),
       "--host-address",
       spec.subnet.hostAddress,
       "--local-address",

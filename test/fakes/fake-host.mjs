@@ -15,6 +15,7 @@
 //   etc/systemd/system.control/…             set-property drop-ins without --runtime
 //   var/log/journal/ID -> ROOT/var/log/journal/ID   one link per container boot
 //   sys/class/net/ve-NAME                    the host side of a running container's veth
+//   fake/systems/NAME/nixos                  which nixpkgs' nixos evaluated a --config-file create
 //   fake/units/UNIT.json                     unit state: {state, result, until?, then?}
 //                                            (no file = not loaded)
 //   fake/behaviour.json                      what tests script (see `behaviour()` below)
@@ -442,6 +443,29 @@ function isContainerRunning(name) {
   return /ActiveState=active\b/.test(nestedSystemctl(["show", `container@${name}`]).stdout);
 }
 
+/**
+ * What `nix-env -f <nixpkgs/nixos>` resolves to — or, with --nixos-path, `-f NIXOS_PATH` — as
+ * {path}, or the error Nix prints as {error}. `<nixpkgs/nixos>` is looked up on NIX_PATH only:
+ * `nixpkgs=P` gives P/nixos, a plain entry D gives D/nixpkgs/nixos. A service has no NIX_PATH
+ * unless it is given one, and flake-based hosts have no channel to point it at.
+ */
+function nixosToEvaluate(nixosPath) {
+  if (nixosPath !== undefined) {
+    const p = path.resolve(nixosPath);
+    return exists(p) ? { path: p } : { error: `error: getting status of '${p}': No such file or directory` };
+  }
+  for (const entry of (process.env.NIX_PATH ?? "").split(":")) {
+    const eq = entry.indexOf("=");
+    let candidate = null;
+    if (eq < 0 && entry !== "") candidate = path.join(entry, "nixpkgs/nixos");
+    else if (entry.slice(0, eq) === "nixpkgs") candidate = path.join(entry.slice(eq + 1), "nixos");
+    if (candidate !== null && path.isAbsolute(candidate) && exists(candidate)) return { path: candidate };
+  }
+  return {
+    error: "error: file 'nixpkgs/nixos' was not found in the Nix search path (add it using $NIX_PATH or -I)",
+  };
+}
+
 function clearContainerState(name, profileDir, confFile) {
   fs.rmSync(profileDir, { recursive: true, force: true });
   fs.rmSync(path.join(P.gcroots, name), { recursive: true, force: true });
@@ -530,14 +554,21 @@ function nixosContainer() {
         path.join(root, "etc/nixos/configuration.nix"),
         `{ config, lib, pkgs, ... }:\n\n{ boot.isContainer = true;\n  networking.hostName = lib.mkDefault "${name}";\n  networking.useDHCP = false;\n  ${extra}\n}\n`,
       );
-      if (B.createResult === "fail-build" || (file !== null && !exists(file))) {
-        process.stderr.write(
-          `error: getting status of '${file ?? "<nixpkgs/nixos>"}': No such file or directory\n`,
-        );
+      // nix-env -p PROFILE -I nixos-config=… -f <nixpkgs/nixos> (or -f NIXOS_PATH) --set -A system
+      const nixos = o.flake === undefined ? nixosToEvaluate(o["nixos-path"]) : { path: null };
+      const missing =
+        nixos.error ??
+        (B.createResult === "fail-build" || (file !== null && !exists(file))
+          ? `error: getting status of '${file ?? "configuration.nix"}': No such file or directory`
+          : null);
+      if (missing !== null) {
+        process.stderr.write(`${missing}\n`);
         clearContainerState(name, profileDir, confFile);
         die(`${SELF}: failed to build initial container configuration\n`);
       }
       fs.mkdirSync(path.join(ROOT, "fake/systems", name), { recursive: true });
+      // Which nixpkgs built it, for tests to check.
+      fs.writeFileSync(path.join(ROOT, "fake/systems", name, "nixos"), `${nixos.path ?? ""}\n`);
       fs.symlinkSync(path.join(ROOT, "fake/systems", name), path.join(profileDir, "system"));
     }
     if (o["ensure-unique-name"]) process.stdout.write(`${name}\n`);

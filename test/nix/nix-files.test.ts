@@ -122,21 +122,23 @@ describe.skipIf(!hasNix)("Nix files", () => {
 
   it("the module has a documented option for every variable the daemon reads", async () => {
     const options = nixEval<OptionFacts[]>(
-      `(${OPTIONS_OF}) ${MODULE_OPTIONS} [ "package" "container.system" ]`,
+      `(${OPTIONS_OF}) ${MODULE_OPTIONS} [ "package" "container.system" "container.nixosPath" ]`,
     );
     for (const o of options) {
       expect(o.description, o.path).toMatch(/\w{3}/);
       expect(o.type, o.path).not.toBeNull();
     }
-    // A configuration that sets every optional value, so every variable appears.
+    // A configuration that sets every optional value, so every variable appears (a template's
+    // with no system, the system's with one).
     const env = nixEval<Record<string, string>>(`
       let
         l = import ./nix/lib.nix;
         cfg = l.defaults // {
           repo = "o/r"; tokenFile = "/run/t"; runnerCommand = "/opt/run.sh"; runnerNamePrefix = "ci";
           nat = { enable = true; externalInterface = "eth0"; };
+          container = l.defaults.container // { nixosPath = "/nix/store/00000000000000000000000000000000-source/nixos"; };
         };
-      in l.toEnv cfg "/nix/store/00000000000000000000000000000000-system"`);
+      in l.toEnv cfg null // l.toEnv cfg "/nix/store/00000000000000000000000000000000-system"`);
     expect(Object.keys(env).sort()).toEqual(await configVariables());
     // And each variable has its option (the description names it).
     const described = options.map((o) => o.description ?? "").join("\n");
@@ -152,7 +154,7 @@ describe.skipIf(!hasNix)("Nix files", () => {
   it("the module's defaults are the daemon's: its environment parses to the same configuration", () => {
     const env = nixEval<Record<string, string>>(`
       let
-        opts = (${OPTIONS_OF}) ${MODULE_OPTIONS} [ "package" "container.system" ];
+        opts = (${OPTIONS_OF}) ${MODULE_OPTIONS} [ "package" "container.system" "container.nixosPath" ];
         set = path: value: attrs:
           let head = builtins.head path; rest = builtins.tail path; in
           attrs // { \${head} = if rest == [ ] then value else set rest value (attrs.\${head} or { }); };
@@ -176,12 +178,39 @@ describe.skipIf(!hasNix)("Nix files", () => {
     expect(c.container).toEqual({
       system: "/nix/store/00000000000000000000000000000000-system",
       template: "/etc/nixos/ci-container-template.nix",
+      nixosPath: undefined,
       cpuQuota: null,
       memoryMax: "25%",
       tasksMax: null,
       startTimeoutMs: 300_000,
       extraNspawnFlags: ["--link-journal=no", "--suppress-sync=yes"],
     });
+  });
+
+  it("NIXOS_PATH goes to the daemon with a template only, and the module defaults it to the host's nixpkgs", () => {
+    const facts = nixEval<{ template: Env; system: Env; default: string; text: string }>(`
+      let
+        l = import ./nix/lib.nix;
+        cfg = l.defaults // {
+          repo = "o/r"; tokenFile = "/run/t"; runnerCommand = null; runnerNamePrefix = null;
+          container = l.defaults.container // { nixosPath = "/nix/store/00000000000000000000000000000000-source/nixos"; };
+        };
+        option = (import ./nix/module.nix {
+          config = { }; lib = ${LIB}; pkgs = { path = "/nix/store/11111111111111111111111111111111-source"; };
+        }).options.services.runner-controller.container.nixosPath;
+      in {
+        template = l.toEnv cfg null;
+        system = l.toEnv cfg "/nix/store/00000000000000000000000000000000-system";
+        default = option.default;
+        text = option.defaultText.text;
+      }`);
+    expect(facts.template["NIXOS_PATH"]).toBe("/nix/store/00000000000000000000000000000000-source/nixos");
+    expect(loadConfig(facts.template).container.nixosPath).toBe(
+      "/nix/store/00000000000000000000000000000000-source/nixos",
+    );
+    expect(facts.system).not.toHaveProperty("NIXOS_PATH");
+    expect(facts.default).toBe("/nix/store/11111111111111111111111111111111-source/nixos");
+    expect(facts.text).toBe('"${pkgs.path}/nixos"');
   });
 
   it("the assertions pass on a good configuration and name the option on a bad one", () => {
@@ -216,6 +245,12 @@ describe.skipIf(!hasNix)("Nix files", () => {
     expect(failing(`{ container = base.container // { template = "/etc/../x.nix"; }; }`)).toEqual([
       expect.stringMatching(/container\.template/),
     ]);
+    expect(failing(`{ container = base.container // { nixosPath = "nixpkgs/nixos"; }; }`)).toEqual([
+      expect.stringMatching(/container\.nixosPath/),
+    ]);
+    expect(
+      failing(`{ container = base.container // { nixosPath = "/nix/store/abc-source/nixos"; }; }`),
+    ).toEqual([]);
     expect(failing("{ }", "21.11")).toEqual([expect.stringMatching(/stateVersion >= 22\.05/)]);
   });
 

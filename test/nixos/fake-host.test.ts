@@ -2,7 +2,7 @@
  * The fake host must behave like the real tools in every way the backend relies on
  * (shared/research/nixos.md §1–§3 and nixos-container.pl), or the backend tests prove nothing.
  */
-import { readFile, readdir } from "node:fs/promises";
+import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeFakeHost, until, type FakeHost } from "../fakes/fake-host.js";
@@ -73,6 +73,38 @@ describe("fake nixos-container", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/failed to set initial container configuration/);
     expect(await readdir(host.paths.confDir)).toEqual([]);
+  });
+
+  it("create --config-file needs <nixpkgs/nixos>: without --nixos-path or nixpkgs on NIX_PATH it fails like nix-env", async () => {
+    const template = join(host.root, "template.nix");
+    await writeFile(template, "{ ... }: { }\n");
+    const none = nc("create", "j0000010", "--config-file", template);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toMatch(
+      /^host IP is .*\nerror: file 'nixpkgs\/nixos' was not found in the Nix search path \(add it using \$NIX_PATH or -I\)\n.*: failed to build initial container configuration\n$/,
+    );
+    expect(await readdir(host.paths.confDir)).toEqual([]); // the script clears what it made
+    // A NIX_PATH without nixpkgs (or pointing nowhere) does not help either.
+    for (const nixPath of ["foo=/srv/foo", `nixpkgs=${join(host.root, "nope")}`, join(host.root, "nope")]) {
+      const r = host.tool("nixos-container", ["create", "j0000010", "--config-file", template], {
+        NIX_PATH: nixPath,
+      });
+      expect(r.stderr, nixPath).toMatch(/'nixpkgs\/nixos' was not found in the Nix search path/);
+    }
+    // A --nixos-path that does not exist fails to evaluate too.
+    const gone = nc("create", "j0000010", "--config-file", template, "--nixos-path", join(host.root, "nope"));
+    expect(gone.stderr).toMatch(/getting status of '.*\/nope': No such file or directory/);
+
+    expect(nc("create", "j0000011", "--config-file", template, "--nixos-path", host.nixosPath).code).toBe(0);
+    expect(await host.builtFrom("j0000011")).toBe(host.nixosPath);
+    const nixpkgs = join(host.nixosPath, "..");
+    const viaNixPath = host.tool("nixos-container", ["create", "j0000012", "--config-file", template], {
+      NIX_PATH: `foo=/srv/foo:nixpkgs=${nixpkgs}`,
+    });
+    expect(viaNixPath.code).toBe(0);
+    expect(await host.builtFrom("j0000012")).toBe(host.nixosPath);
+    // --system-path evaluates nothing: no nixpkgs needed.
+    expect(nc("create", "j0000013", "--system-path", host.systemPath).code).toBe(0);
   });
 
   it("destroy of a missing container exits 0 silently; status prints gone and fails", () => {

@@ -31,6 +31,13 @@ function spec(name: string, secret: RunnerSecret = { kind: "jit", encodedJitConf
   return { name, runnerName: `ci-${name}`, labels: ["self-hosted", "nix"], subnet: subnet(101), secret };
 }
 
+async function writeTemplate(): Promise<string> {
+  const template = join(host.root, "etc/nixos/ci-container-template.nix");
+  await mkdir(join(host.root, "etc/nixos"), { recursive: true });
+  await writeFile(template, "{ ... }: { }\n");
+  return template;
+}
+
 async function present(path: string): Promise<boolean> {
   try {
     await lstat(path);
@@ -117,25 +124,55 @@ describe("create", () => {
     ]);
   });
 
-  it("uses --config-file with a template, and passes only MemorySwapMax=0 when no limit is set", async () => {
-    const template = join(host.root, "etc/nixos/ci-container-template.nix");
-    await mkdir(join(host.root, "etc/nixos"), { recursive: true });
-    await writeFile(template, "{ ... }: { }\n");
+  it("uses --config-file and --nixos-path with a template, and passes only MemorySwapMax=0 when no limit is set", async () => {
+    const template = await writeTemplate();
     const b = backend({
       source: { kind: "template", path: template },
+      nixosPath: host.nixosPath,
       limits: { cpuQuota: null, memoryMax: null, tasksMax: null },
     });
     await b.create(spec("j0000102"), new AbortController().signal);
     const lines = await host.commandLines();
     expect(lines[0]).toBe(
-      `nixos-container create j0000102 --config-file ${template} --host-address 192.168.101.10 --local-address 192.168.101.11`,
+      `nixos-container create j0000102 --config-file ${template} --nixos-path ${host.nixosPath} --host-address 192.168.101.10 --local-address 192.168.101.11`,
     );
+    expect(await host.builtFrom("j0000102")).toBe(host.nixosPath);
     expect(lines[1]).toBe("systemctl set-property --runtime container@j0000102.service MemorySwapMax=0");
     const generated = await readFile(
       join(host.paths.stateDir, "j0000102/etc/nixos/configuration.nix"),
       "utf8",
     );
     expect(generated).toContain(`imports = [ ${template} ];`);
+  });
+
+  it("a template with neither NIXOS_PATH nor nixpkgs on NIX_PATH is a build failure that says so, cleaned up", async () => {
+    const b = backend({ source: { kind: "template", path: await writeTemplate() } });
+    const err = await b.create(spec("j0000110"), new AbortController().signal).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ContainerCommandError);
+    expect((err as ContainerCommandError).failure).toBe("build-failed");
+    expect((err as ContainerCommandError).hint).toMatch(/NIXOS_PATH/);
+    await expectClean("j0000110");
+  });
+
+  it("passes the daemon's NIX_PATH on to nixos-container, and only when there is one", async () => {
+    const template = await writeTemplate();
+    const nixPath = `nixpkgs=${join(host.nixosPath, "..")}`;
+    const withNixPath = backend({ source: { kind: "template", path: template }, nixPath });
+    await withNixPath.create(spec("j0000111"), new AbortController().signal);
+    await withNixPath.close(); // its watch would poll with NIX_PATH below
+    expect(await host.builtFrom("j0000111")).toBe(host.nixosPath);
+    const calls = await host.calls();
+    expect(calls.length).toBeGreaterThan(0);
+    for (const c of calls) expect(c.env["NIX_PATH"], c.argv.join(" ")).toBe(nixPath);
+    await host.clearCalls();
+    await backend({ nixPath: "" }).create(spec("j0000112"), new AbortController().signal);
+    for (const c of await host.calls()) expect(c.env).not.toHaveProperty("NIX_PATH");
+  });
+
+  it("refuses a NIXOS_PATH that is not a plain absolute path", () => {
+    for (const nixosPath of ["nixpkgs/nixos", "/nix/store/x/../nixos", "/srv/nix pkgs/nixos"]) {
+      expect(() => backend({ nixosPath })).toThrow(/NIXOS_PATH=.* is not a plain absolute path/);
+    }
   });
 
   it("appends EXTRA_NSPAWN_FLAGS to the conf and writes the .nspawn file for Docker", async () => {
