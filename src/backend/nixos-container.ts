@@ -15,7 +15,8 @@
  * poll (one `systemctl show` for all watched containers) notices and tells the listeners.
  *
  * Teardown, every step safe to repeat after a crash at any point: stop the unit and wait until
- * it is at rest (destroying while it is still starting deletes the root under a running nspawn)
+ * it is at rest (destroying while it is still starting deletes the root under a running nspawn;
+ * a unit that will not stop is SIGKILLed, then stopped again: Restart=on-failure restarts it)
  * → `nixos-container destroy` → `systemctl reset-failed` → remove the set-property drop-ins,
  * the .nspawn file, the secret, a leftover ve-NAME link and dangling journal links.
  *
@@ -535,7 +536,8 @@ export class NixosContainerBackend implements Backend {
     };
 
     // 1. Stop the unit and wait until it is at rest. `destroy` only terminates an *active*
-    //    container: one still starting would lose its root under a running nspawn.
+    //    container: one still starting would lose its root under a running nspawn. If it does
+    //    not stop, SIGKILL it — and stop it once more, since the kill restarts it.
     let state = await this.#unitState(name);
     if (!isAtRest(state)) {
       const stopped = await this.#run("systemctl", ["stop", unit], this.#timeouts.stop);
@@ -549,6 +551,10 @@ export class NixosContainerBackend implements Backend {
           this.#timeouts.command,
         );
         if (!ok(killed)) log.warn("systemctl kill failed", { error: describeFailure(killed) });
+        // container@ has Restart=on-failure: a SIGKILL outside a stop job makes systemd start it
+        // again (activating). Stopping it now cancels that restart, or stops what it started.
+        const again = await this.#run("systemctl", ["stop", unit], this.#timeouts.stop);
+        if (!ok(again)) log.warn("systemctl stop after the kill failed", { error: describeFailure(again) });
         state = await this.#settle(name, this.#timeouts.settle);
       }
       if (!isAtRest(state)) {

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { HostPaths } from "../../src/backend/nixos/host-files.js";
 
 export const FAKE_BIN = fileURLToPath(new URL("./bin", import.meta.url));
+const FAKE_HOST_SCRIPT = fileURLToPath(new URL("./fake-host.mjs", import.meta.url));
 
 export interface FakeBehaviour {
   exitCode?: number;
@@ -22,6 +23,7 @@ export interface FakeBehaviour {
   destroyLeavesRoot?: boolean;
   stopLingerMs?: number;
   stopIgnored?: boolean;
+  restartSecMs?: number;
 }
 
 export interface FakeCall {
@@ -74,6 +76,8 @@ export interface FakeHost {
   unitState(name: string): Promise<string>;
   /** The guest powers off: the runner exited, nspawn exits 0, the unit goes inactive. */
   powerOff(name: string): Promise<void>;
+  /** The guest reboots: nspawn exits 133 and container@ (RestartForceExitStatus=133) restarts. */
+  reboot(name: string): void;
   /** Run one of the fake tools directly (with `extraEnv` on top of `env`). */
   tool(
     name: "nixos-container" | "systemctl" | "ip",
@@ -146,6 +150,13 @@ export async function makeFakeHost(): Promise<FakeHost> {
     powerOff: async (name) => {
       await writeFile(unitFile(name), JSON.stringify({ state: "inactive", result: "success" }));
       await rm(join(paths.sysClassNet, `ve-${name}`), { recursive: true, force: true });
+    },
+    reboot: (name) => {
+      const r = spawnSync(process.execPath, [FAKE_HOST_SCRIPT, "guest", "reboot", name], {
+        env,
+        encoding: "utf8",
+      });
+      if (r.status !== 0) throw new Error(`fake guest reboot ${name} failed: ${r.stderr}`);
     },
     tool: (name, args, extraEnv = {}) => {
       const r = spawnSync(join(FAKE_BIN, name), args, { env: { ...env, ...extraEnv }, encoding: "utf8" });

@@ -216,6 +216,61 @@ describe("fake nixos-container", () => {
   });
 });
 
+describe("fake container@ unit: Restart=on-failure, RestartForceExitStatus=133", () => {
+  const unit = (name: string) => `container@${name}.service`;
+  const subState = (name: string) => sc("show", "--property=SubState", "--value", unit(name)).stdout.trim();
+  const running = async (name: string) => {
+    expect(nc("create", name, "--system-path", host.systemPath).code).toBe(0);
+    expect(nc("start", name).code).toBe(0);
+    expect(await host.unitState(name)).toBe("active");
+  };
+
+  it("a SIGKILL outside a stop job restarts the unit: activating (auto-restart, then start), then active again", async () => {
+    await host.setBehaviour({ restartSecMs: 2000, startDelayMs: 3000 });
+    await running("j0000601");
+    expect(sc("kill", "--signal=SIGKILL", unit("j0000601")).code).toBe(0);
+    expect(await host.unitState("j0000601")).toBe("activating");
+    expect(subState("j0000601")).toBe("auto-restart");
+    expect(await readdir(host.paths.sysClassNet)).toEqual([]); // its network namespace died with it
+    await until(() => subState("j0000601") === "start", 10_000);
+    expect(nc("status", "j0000601").stdout).toBe("down\n");
+    await until(() => subState("j0000601") === "running", 10_000);
+    expect(await host.unitState("j0000601")).toBe("active");
+    expect(await readdir(host.paths.sysClassNet)).toEqual(["ve-j0000601"]);
+  });
+
+  it("a stop cancels the pending restart; the unit comes to rest as failed (the kill's result)", async () => {
+    await host.setBehaviour({ restartSecMs: 60_000 });
+    await running("j0000602");
+    expect(sc("kill", "--signal=SIGKILL", unit("j0000602")).code).toBe(0);
+    expect(await host.unitState("j0000602")).toBe("activating");
+    expect(sc("stop", unit("j0000602")).code).toBe(0);
+    expect(await host.unitState("j0000602")).toBe("failed");
+    expect(sc("reset-failed", unit("j0000602")).code).toBe(0);
+    expect(await host.unitState("j0000602")).toBe("not-loaded");
+  });
+
+  it("a SIGKILL during a stop job does not restart it", async () => {
+    await running("j0000603");
+    await host.setBehaviour({ stopLingerMs: 60_000 });
+    expect(sc("stop", unit("j0000603")).code).toBe(0);
+    expect(await host.unitState("j0000603")).toBe("deactivating");
+    expect(sc("kill", "--signal=SIGKILL", unit("j0000603")).code).toBe(0);
+    expect(await host.unitState("j0000603")).toBe("failed");
+  });
+
+  it("a guest reboot (exit 133) restarts it too; a poweroff (exit 0) does not", async () => {
+    await host.setBehaviour({ restartSecMs: 300 });
+    await running("j0000604");
+    host.reboot("j0000604");
+    expect(await host.unitState("j0000604")).toBe("activating");
+    await until(() => subState("j0000604") === "running", 5000);
+    await host.powerOff("j0000604");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await host.unitState("j0000604")).toBe("inactive");
+  });
+});
+
 describe("fake systemctl and ip", () => {
   it("show prints one block per unit, blank-line separated", () => {
     const r = sc("show", "--property=Id,ActiveState", "container@a.service", "container@b.service");

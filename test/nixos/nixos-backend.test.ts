@@ -414,13 +414,31 @@ describe("hangs and cancellation", () => {
     await expectClean("j0000305");
   });
 
-  it("kills a unit that ignores stop, then destroys it", async () => {
+  it("kills a unit that ignores stop, stops the restart that the kill causes, then destroys it", async () => {
     const b = backend({ timeouts: { settle: 300 } });
     await b.create(spec("j0000306"), new AbortController().signal);
-    await host.setBehaviour({ stopIgnored: true });
+    // container@ has Restart=on-failure: after the SIGKILL it starts again (a slow boot here).
+    await host.setBehaviour({ stopIgnored: true, startDelayMs: 20_000 });
+    await host.clearCalls();
     await b.destroy("j0000306");
-    expect(await host.commandLines()).toContain("systemctl kill --signal=SIGKILL container@j0000306.service");
+    const lines = (await host.commandLines()).filter((l) => !l.startsWith("systemctl show"));
+    expect(lines.slice(0, 4)).toEqual([
+      "systemctl stop container@j0000306.service",
+      "systemctl kill --signal=SIGKILL container@j0000306.service",
+      "systemctl stop container@j0000306.service",
+      "nixos-container destroy j0000306",
+    ]);
     await expectClean("j0000306");
+  });
+
+  it("a container that was SIGKILLed (say, by an operator) and restarted is torn down at once", async () => {
+    const b = backend({ timeouts: { settle: 2000 } });
+    await b.create(spec("j0000308"), new AbortController().signal);
+    await host.setBehaviour({ restartSecMs: 60_000 });
+    expect(host.tool("systemctl", ["kill", "--signal=SIGKILL", "container@j0000308.service"]).code).toBe(0);
+    expect(await host.unitState("j0000308")).toBe("activating");
+    await b.destroy("j0000308");
+    await expectClean("j0000308");
   });
 
   it("does not destroy a unit that survives stop and SIGKILL", async () => {
@@ -661,8 +679,15 @@ async function runningWithLeftovers(h: FakeHost): Promise<void> {
   expect(h.tool("nixos-container", ["start", "j0000410"]).code).toBe(0);
 }
 
-/** The guest crashed: the unit is failed (and stays listed until reset-failed). */
+/**
+ * The container was killed and its restart stopped: the unit is failed (and stays listed until
+ * reset-failed). (A kill alone restarts it: Restart=on-failure.)
+ */
 async function failUnit(h: FakeHost): Promise<void> {
+  await h.setBehaviour({ restartSecMs: 60_000 });
   expect(h.tool("systemctl", ["kill", "--signal=SIGKILL", "container@j0000410.service"]).code).toBe(0);
+  expect(await h.unitState("j0000410")).toBe("activating");
+  expect(h.tool("systemctl", ["stop", "container@j0000410.service"]).code).toBe(0);
   expect(await h.unitState("j0000410")).toBe("failed");
+  await h.setBehaviour({});
 }
