@@ -25,8 +25,10 @@ let
     };
 
   # The job containers' system: the template plus the operator's modules, evaluated with the
-  # host's nixpkgs. Its store path is referenced by the service, which makes it part of the
-  # host's closure (built with it, never garbage-collected while in use).
+  # host's nixpkgs (its instance, so its nixpkgs.config too: the modules must not set
+  # nixpkgs.config, which NixOS asserts against when nixpkgs.pkgs is given). Its store path is
+  # referenced by the service, which makes it part of the host's closure (built with it, never
+  # garbage-collected while in use).
   containerSystem =
     (import "${pkgs.path}/nixos/lib/eval-config.nix" {
       system = null;
@@ -34,6 +36,8 @@ let
         ./ci-container-template.nix
         {
           nixpkgs.pkgs = pkgs;
+          # With system = null the platform comes from here; modules that read it need it set.
+          nixpkgs.hostPlatform = pkgs.stdenv.hostPlatform;
           runnerJob.nameservers = cfg.container.nameservers;
         }
       ]
@@ -261,7 +265,13 @@ in
         example = literalExpression ''
           [ ({ pkgs, ... }: { runnerJob.extraPackages = [ pkgs.cachix ]; }) ]
         '';
-        description = "NixOS modules added to the job containers' system (packages, services, runnerJob.* options of the template).";
+        description = ''
+          NixOS modules added to the job containers' system (packages, services, runnerJob.*
+          options of the template). The system is evaluated with the host's own nixpkgs instance
+          (nixpkgs.pkgs) and platform (nixpkgs.hostPlatform), so these modules must not set
+          nixpkgs.config (the evaluation fails an assertion): set it on the host, e.g.
+          nixpkgs.config.allowUnfree, and it applies to the containers too.
+        '';
       };
 
       template = mkOption {

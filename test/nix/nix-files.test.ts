@@ -9,7 +9,7 @@
  * Where nix-instantiate is missing the tests are skipped, loudly.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -298,6 +298,56 @@ describe.skipIf(!hasNix)("Nix files", () => {
     });
     expect(nixSays).toEqual(daemonSays);
     expect(daemonSays).toEqual([true, false, false, true, true, true, true, false, false, false]);
+  });
+
+  it("the container system is evaluated with the host's pkgs and its hostPlatform", async () => {
+    // A stand-in nixpkgs whose eval-config.nix hands back what it was called with.
+    const nixpkgs = await mkdtemp(join(tmpdir(), "rc-nixpkgs-"));
+    try {
+      await mkdir(join(nixpkgs, "nixos/lib"), { recursive: true });
+      await writeFile(
+        join(nixpkgs, "nixos/lib/eval-config.nix"),
+        "args: { config.system.build.toplevel = args; }\n",
+      );
+      const facts = nixEval<{
+        system: string | null;
+        hostPlatform: unknown;
+        pkgsIsHosts: boolean;
+        nameservers: string[];
+        extraModuleLast: boolean;
+        hasConfig: boolean;
+      }>(`
+        let
+          pkgs = { path = ${JSON.stringify(nixpkgs)}; stdenv.hostPlatform = { system = "aarch64-linux"; isLinux = true; }; };
+          extra = { marker = "extra"; };
+          cfg.container = { nameservers = [ "192.0.2.53" ]; extraModules = [ extra ]; };
+          args = (import ./nix/module.nix { config.services.runner-controller = cfg; lib = ${LIB}; inherit pkgs; })
+            .options.services.runner-controller.container.system.default;
+          own = builtins.head (builtins.filter (m: builtins.isAttrs m && m ? nixpkgs) args.modules);
+        in {
+          inherit (args) system;
+          hostPlatform = own.nixpkgs.hostPlatform;
+          pkgsIsHosts = own.nixpkgs.pkgs == pkgs;
+          nameservers = own.runnerJob.nameservers;
+          extraModuleLast = builtins.elemAt args.modules (builtins.length args.modules - 1) == extra;
+          hasConfig = own.nixpkgs ? config;
+        }`);
+      expect(facts).toEqual({
+        system: null,
+        hostPlatform: { system: "aarch64-linux", isLinux: true },
+        pkgsIsHosts: true,
+        nameservers: ["192.0.2.53"],
+        extraModuleLast: true,
+        hasConfig: false,
+      });
+    } finally {
+      await rm(nixpkgs, { recursive: true, force: true });
+    }
+  });
+
+  it("the module tells the operator not to set nixpkgs.config in container.extraModules", () => {
+    const description = nixEval<string>(`${MODULE_OPTIONS}.container.extraModules.description`);
+    expect(description).toMatch(/must not set\s+nixpkgs\.config \(the evaluation fails an assertion\)/);
   });
 
   it("the container template reads the secret where the daemon writes it", () => {
