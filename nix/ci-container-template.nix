@@ -85,7 +85,19 @@ in
       type = lib.types.package;
       default = pkgs.github-runner;
       defaultText = lib.literalExpression "pkgs.github-runner";
-      description = "The official GitHub Actions runner (nixpkgs' build: self-update disabled, RUNNER_ROOT honoured).";
+      description = ''
+        The official GitHub Actions runner (nixpkgs' build, which honours RUNNER_ROOT).
+
+        Keep it current. A just-in-time runner cannot turn off self-update (`--disableupdate`
+        is an option of config.sh, which JIT registration skips): when GitHub considers the
+        runner too old it sends an update instead of the job, the runner exits (code 4) without
+        taking it, the container powers off and the job stays queued. So every container ends
+        without a job until this package is new enough. Follow a nixpkgs branch that gets
+        github-runner updates (nixos-unstable, or the current release's backports) and update
+        the host's nixpkgs input regularly, or set this to a newer build, e.g. from an overlay
+        or a second nixpkgs input (`runnerJob.package = pkgs-unstable.github-runner;` in
+        container.extraModules).
+      '';
     };
     command = lib.mkOption {
       type = lib.types.nullOr lib.types.str;

@@ -57,6 +57,9 @@ rec {
     logFormat = "text";
     container = {
       template = "/etc/nixos/ci-container-template.nix";
+      # Unset: nixos-container evaluates <nixpkgs/nixos> from NIX_PATH. (The module's option
+      # defaults to the host's nixpkgs instead.)
+      nixosPath = null;
       cpuQuota = "400%";
       memoryMax = "8G";
       tasksMax = 8192;
@@ -106,6 +109,8 @@ rec {
       EXTRA_NSPAWN_FLAGS = concatStringsSep " " c.extraNspawnFlags;
     }
     // optionalAttrs (system != null) { CONTAINER_SYSTEM = toString system; }
+    # Only a template is evaluated (and only then does the service reference that nixpkgs).
+    // optionalAttrs (system == null && c.nixosPath != null) { NIXOS_PATH = toString c.nixosPath; }
     // optionalAttrs (cfg.runnerCommand != null) { RUNNER_COMMAND = cfg.runnerCommand; }
     // optionalAttrs (cfg.runnerNamePrefix != null) { RUNNER_NAME_PREFIX = cfg.runnerNamePrefix; };
 
@@ -177,6 +182,10 @@ rec {
       {
         assertion = absolutePlain c.template;
         message = "${o "container.template"} must be an absolute path of plain characters: nixos-container splices it into Nix code.";
+      }
+      {
+        assertion = c.nixosPath == null || absolutePlain (toString c.nixosPath);
+        message = "${o "container.nixosPath"} must be an absolute path of plain characters (a nixpkgs checkout's nixos directory), or null.";
       }
       {
         assertion = c.cpuQuota == null || matches "[1-9][0-9]{0,5}%" c.cpuQuota;

@@ -25,8 +25,10 @@ let
     };
 
   # The job containers' system: the template plus the operator's modules, evaluated with the
-  # host's nixpkgs. Its store path is referenced by the service, which makes it part of the
-  # host's closure (built with it, never garbage-collected while in use).
+  # host's nixpkgs (its instance, so its nixpkgs.config too: the modules must not set
+  # nixpkgs.config, which NixOS asserts against when nixpkgs.pkgs is given). Its store path is
+  # referenced by the service, which makes it part of the host's closure (built with it, never
+  # garbage-collected while in use).
   containerSystem =
     (import "${pkgs.path}/nixos/lib/eval-config.nix" {
       system = null;
@@ -34,6 +36,8 @@ let
         ./ci-container-template.nix
         {
           nixpkgs.pkgs = pkgs;
+          # With system = null the platform comes from here; modules that read it need it set.
+          nixpkgs.hostPlatform = pkgs.stdenv.hostPlatform;
           runnerJob.nameservers = cfg.container.nameservers;
         }
       ]
@@ -237,8 +241,21 @@ in
         defaultText = literalExpression "the system built from nix/ci-container-template.nix and container.extraModules";
         description = ''
           CONTAINER_SYSTEM: the NixOS system every job container runs, built once with the host.
-          Null makes the daemon evaluate container.template for each container instead (slow,
-          and it needs nixpkgs on NIX_PATH).
+          Null makes the daemon evaluate container.template for each container instead (slow),
+          with the nixpkgs of container.nixosPath.
+        '';
+      };
+
+      nixosPath = mkOption {
+        type = types.nullOr types.str;
+        default = "${pkgs.path}/nixos";
+        defaultText = literalExpression ''"''${pkgs.path}/nixos"'';
+        description = ''
+          NIXOS_PATH: with container.system = null, the nixos directory of the nixpkgs that
+          evaluates container.template (`nixos-container create --nixos-path`); the default is
+          the host's own nixpkgs. Null leaves it to `<nixpkgs/nixos>` on the daemon's NIX_PATH,
+          which a service does not have unless you give it one (and a flake-based host has no
+          channel to point it at). Not passed while container.system is set.
         '';
       };
 
@@ -248,7 +265,13 @@ in
         example = literalExpression ''
           [ ({ pkgs, ... }: { runnerJob.extraPackages = [ pkgs.cachix ]; }) ]
         '';
-        description = "NixOS modules added to the job containers' system (packages, services, runnerJob.* options of the template).";
+        description = ''
+          NixOS modules added to the job containers' system (packages, services, runnerJob.*
+          options of the template). The system is evaluated with the host's own nixpkgs instance
+          (nixpkgs.pkgs) and platform (nixpkgs.hostPlatform), so these modules must not set
+          nixpkgs.config (the evaluation fails an assertion): set it on the host, e.g.
+          nixpkgs.config.allowUnfree, and it applies to the containers too.
+        '';
       };
 
       template = mkOption {

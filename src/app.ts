@@ -85,6 +85,7 @@ export function buildBackend(config: Config, log: Logger, clock: Clock): Backend
         command: config.runnerCommand,
         log,
         clock,
+        path: config.path,
       });
     case "nixos-container": {
       const c = config.container;
@@ -95,6 +96,10 @@ export function buildBackend(config: Config, log: Logger, clock: Clock): Backend
           c.system !== undefined
             ? { kind: "system", path: c.system }
             : { kind: "template", path: c.template },
+        ...(c.nixosPath !== undefined ? { nixosPath: c.nixosPath } : {}),
+        // A template is evaluated by nixos-container: it may need <nixpkgs> from our NIX_PATH.
+        ...(config.nixPath ? { nixPath: config.nixPath } : {}),
+        path: config.path,
         limits: { cpuQuota: c.cpuQuota, memoryMax: c.memoryMax, tasksMax: c.tasksMax },
         extraNspawnFlags: c.extraNspawnFlags,
         startTimeoutMs: c.startTimeoutMs,

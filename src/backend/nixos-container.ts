@@ -3,8 +3,8 @@
  * (systemd-nspawn, unit `container@NAME.service`), created from a prebuilt container system
  * (`--system-path`, no per-job evaluation) or from a NixOS module (`--config-file`).
  *
- * create: `nixos-container create NAME --system-path P|--config-file T --host-address H
- * --local-address L` → EXTRA_NSPAWN_FLAGS appended to NAME.conf (if configured) →
+ * create: `nixos-container create NAME --system-path P|--config-file T [--nixos-path N]
+ * --host-address H --local-address L` (the daemon's NIX_PATH, if any, is passed on) → EXTRA_NSPAWN_FLAGS appended to NAME.conf (if configured) →
  * /run/systemd/nspawn/NAME.nspawn (system calls Docker needs) → the runner's secret in the
  * container root (0600, never on a command line or in an environment) → `systemctl
  * set-property --runtime container@NAME.service CPUQuota=… MemoryMax=… MemorySwapMax=0
@@ -15,7 +15,8 @@
  * poll (one `systemctl show` for all watched containers) notices and tells the listeners.
  *
  * Teardown, every step safe to repeat after a crash at any point: stop the unit and wait until
- * it is at rest (destroying while it is still starting deletes the root under a running nspawn)
+ * it is at rest (destroying while it is still starting deletes the root under a running nspawn;
+ * a unit that will not stop is SIGKILLed, then stopped again: Restart=on-failure restarts it)
  * → `nixos-container destroy` → `systemctl reset-failed` → remove the set-property drop-ins,
  * the .nspawn file, the secret, a leftover ve-NAME link and dangling journal links.
  *
@@ -27,7 +28,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { ConfigError, ControllerError, describeError } from "../errors.js";
-import { describeFailure, minimalEnv, ok, run, type ExecResult } from "../exec/exec.js";
+import { DEFAULT_PATH, describeFailure, minimalEnv, ok, run, type ExecResult } from "../exec/exec.js";
 import type { Logger } from "../log.js";
 import { isContainerName } from "../domain/naming.js";
 import type { BackendState } from "../domain/types.js";
@@ -82,6 +83,16 @@ export interface NixosContainerBackendOptions {
   readonly log: Logger;
   readonly clock: Clock;
   readonly source: ContainerSource;
+  /**
+   * With a template: the `nixos` directory of the nixpkgs that evaluates it, passed as `create
+   * --nixos-path`. Without it nixos-container evaluates `<nixpkgs/nixos>`, which needs nixpkgs on
+   * NIX_PATH (flake-based hosts and services have none).
+   */
+  readonly nixosPath?: string;
+  /** NIX_PATH for nixos-container (the daemon's own, forwarded); unset or empty = none. */
+  readonly nixPath?: string;
+  /** PATH of the helper commands (the configuration's PATH). */
+  readonly path?: string;
   readonly limits: ContainerLimits;
   /** Extra systemd-nspawn flags, written to NAME.conf as EXTRA_NSPAWN_FLAGS. */
   readonly extraNspawnFlags?: readonly string[];
@@ -121,7 +132,7 @@ function hintFor(kind: FailureKind, name: string, source: ContainerSource): stri
     case "build-failed":
       return source.kind === "system"
         ? "CONTAINER_SYSTEM must name a NixOS system built as a container that exists in the Nix store (the NixOS module builds one)"
-        : "check that CONTAINER_TEMPLATE evaluates and that nixpkgs is on NIX_PATH; better, set CONTAINER_SYSTEM to a prebuilt system (the NixOS module does)";
+        : "check that CONTAINER_TEMPLATE evaluates, and set NIXOS_PATH to a nixpkgs' nixos directory (or put nixpkgs=… on the daemon's NIX_PATH); better, set CONTAINER_SYSTEM to a prebuilt system (the NixOS module does)";
     case "start-failed":
       return `see journalctl -u container@${name}; a boot slower than container@'s TimeoutStartSec (CONTAINER_START_TIMEOUT) is killed`;
     case "declarative":
@@ -138,9 +149,9 @@ function hintFor(kind: FailureKind, name: string, source: ContainerSource): stri
 
 export class NixosContainerBackend implements Backend {
   readonly kind = "nixos-container" as const;
-  readonly #o: NixosContainerBackendOptions;
+  readonly #options: NixosContainerBackendOptions;
   readonly #paths: HostPaths;
-  readonly #t: NixosTimeouts;
+  readonly #timeouts: NixosTimeouts;
   readonly #env: Record<string, string>;
   readonly #log: Logger;
   readonly #flags: readonly string[];
@@ -149,8 +160,8 @@ export class NixosContainerBackend implements Backend {
   readonly #watched = new Set<string>();
   /** Per-name serialisation of create and destroy. */
   readonly #busy = new Map<string, Promise<unknown>>();
-  #timer: NodeJS.Timeout | undefined;
-  #polling: Promise<void> | null = null;
+  /** The loop that polls watched containers while there are any; null when none runs. */
+  #watch: { readonly stop: AbortController; done: Promise<void> } | null = null;
   #closed = false;
 
   constructor(opts: NixosContainerBackendOptions) {
@@ -158,6 +169,15 @@ export class NixosContainerBackend implements Backend {
     if (!NIX_PATH_RE.test(opts.source.path) || opts.source.path.split("/").includes("..")) {
       throw new ConfigError(
         `${where}=${JSON.stringify(opts.source.path)} is not a plain absolute path`,
+        "use letters, digits and . _ + - / only",
+      );
+    }
+    if (
+      opts.nixosPath !== undefined &&
+      (!NIX_PATH_RE.test(opts.nixosPath) || opts.nixosPath.split("/").includes(".."))
+    ) {
+      throw new ConfigError(
+        `NIXOS_PATH=${JSON.stringify(opts.nixosPath)} is not a plain absolute path`,
         "use letters, digits and . _ + - / only",
       );
     }
@@ -170,11 +190,11 @@ export class NixosContainerBackend implements Backend {
         );
       }
     }
-    this.#o = opts;
+    this.#options = opts;
     this.#flags = flags;
     this.#paths = { ...DEFAULT_HOST_PATHS, ...opts.paths };
     const startMs = opts.startTimeoutMs ?? 300_000;
-    this.#t = {
+    this.#timeouts = {
       create: opts.source.kind === "system" ? 120_000 : 900_000,
       // A margin over the unit's own TimeoutStartSec, so systemd gives up first and says why.
       start: startMs + 30_000,
@@ -184,7 +204,10 @@ export class NixosContainerBackend implements Backend {
       command: 30_000,
       ...opts.timeouts,
     };
-    this.#env = minimalEnv(opts.commandEnv);
+    this.#env = minimalEnv(opts.path ?? DEFAULT_PATH, {
+      ...opts.commandEnv,
+      ...(opts.nixPath ? { NIX_PATH: opts.nixPath } : {}),
+    });
     this.#log = opts.log;
   }
 
@@ -231,7 +254,7 @@ export class NixosContainerBackend implements Backend {
       kind,
       r.timedOut,
       `${what}${why ? `: ${why}` : ""} (${describeFailure(r)})`,
-      hintFor(kind, name, this.#o.source),
+      hintFor(kind, name, this.#options.source),
     );
   }
 
@@ -279,7 +302,7 @@ export class NixosContainerBackend implements Backend {
     const r = await this.#run(
       "systemctl",
       ["show", "--property=Id,ActiveState", ...names.map(containerUnit)],
-      this.#t.command,
+      this.#timeouts.command,
     );
     if (!ok(r)) throw this.#fail(r, "cannot read the state of the container units", names[0]!);
     for (const [id, state] of parseActiveStates(r.stdout)) {
@@ -295,12 +318,12 @@ export class NixosContainerBackend implements Backend {
 
   /** Poll until the unit is at rest or `ms` has passed; returns the last state seen. */
   async #settle(name: string, ms: number): Promise<string | undefined> {
-    const { clock } = this.#o;
+    const { clock } = this.#options;
     const end = clock.now() + ms;
     for (;;) {
       const state = await this.#unitState(name);
       if (isAtRest(state) || clock.now() >= end) return state;
-      await clock.sleep(this.#o.settlePollMs ?? 250);
+      await clock.sleep(this.#options.settlePollMs ?? 250);
     }
   }
 
@@ -318,12 +341,13 @@ export class NixosContainerBackend implements Backend {
   }
 
   #createArgs(name: string, spec: CreateSpec): string[] {
-    const { source } = this.#o;
+    const { source, nixosPath } = this.#options;
     return [
       "create",
       name,
-      source.kind === "system" ? "--system-path" : "--config-file",
-      source.path,
+      ...(source.kind === "system"
+        ? ["--system-path", source.path]
+        : ["--config-file", source.path, ...(nixosPath !== undefined ? ["--nixos-path", nixosPath] : [])]),
       "--host-address",
       spec.subnet.hostAddress,
       "--local-address",
@@ -333,7 +357,7 @@ export class NixosContainerBackend implements Backend {
 
   /** The properties for `systemctl set-property --runtime`. */
   #limitProperties(): string[] {
-    const { cpuQuota, memoryMax, tasksMax } = this.#o.limits;
+    const { cpuQuota, memoryMax, tasksMax } = this.#options.limits;
     const props: string[] = [];
     if (cpuQuota !== null) props.push(`CPUQuota=${cpuQuota}`);
     if (memoryMax !== null) props.push(`MemoryMax=${memoryMax}`);
@@ -353,7 +377,7 @@ export class NixosContainerBackend implements Backend {
       const created = await this.#run(
         "nixos-container",
         this.#createArgs(name, spec),
-        this.#t.create,
+        this.#timeouts.create,
         signal,
       );
       if (created.aborted) throw this.#cancelled(signal, name);
@@ -368,14 +392,14 @@ export class NixosContainerBackend implements Backend {
       const limited = await this.#run(
         "systemctl",
         ["set-property", "--runtime", containerUnit(name), ...this.#limitProperties()],
-        this.#t.command,
+        this.#timeouts.command,
         signal,
       );
       if (limited.aborted) throw this.#cancelled(signal, name);
       if (!ok(limited)) throw this.#fail(limited, `cannot set the resource limits of ${name}`, name);
       abortCheck();
 
-      const started = await this.#run("nixos-container", ["start", name], this.#t.start, signal);
+      const started = await this.#run("nixos-container", ["start", name], this.#timeouts.start, signal);
       if (started.aborted) throw this.#cancelled(signal, name);
       if (!ok(started)) throw this.#fail(started, `nixos-container start ${name} failed`, name);
 
@@ -438,25 +462,40 @@ export class NixosContainerBackend implements Backend {
   }
 
   #ensureWatch(): void {
-    if (this.#timer || this.#closed) return;
-    this.#timer = setInterval(() => {
-      if (this.#polling) return;
-      this.#polling = this.#poll().finally(() => {
-        this.#polling = null;
-      });
-    }, this.#o.watchIntervalMs ?? 2000);
-    this.#timer.unref();
+    if (this.#watch !== null || this.#closed) return;
+    const watch = { stop: new AbortController(), done: Promise.resolve() };
+    this.#watch = watch;
+    watch.done = this.#watchLoop(watch);
+  }
+
+  /**
+   * Every watchIntervalMs (on the injected clock), one poll of the watched containers; ends when
+   * none is left to watch, or when close() aborts it.
+   */
+  async #watchLoop(watch: { readonly stop: AbortController }): Promise<void> {
+    const { clock } = this.#options;
+    const every = this.#options.watchIntervalMs ?? 2000;
+    const { signal } = watch.stop;
+    try {
+      while (!signal.aborted) {
+        await clock.sleep(every, signal);
+        if (signal.aborted) break;
+        try {
+          await this.#poll();
+        } catch (e) {
+          this.#log.debug("polling container states failed; trying again", { error: describeError(e) });
+        }
+        // Cleared in the same step as this check, so a container watched from now on starts a new loop.
+        if (this.#watched.size === 0) break;
+      }
+    } finally {
+      if (this.#watch === watch) this.#watch = null;
+    }
   }
 
   async #poll(): Promise<void> {
     const names = [...this.#watched].filter((n) => !this.#busy.has(n));
-    if (names.length === 0) {
-      if (this.#watched.size === 0 && this.#timer) {
-        clearInterval(this.#timer);
-        this.#timer = undefined;
-      }
-      return;
-    }
+    if (names.length === 0) return;
     let states: Map<string, string>;
     try {
       states = await this.#unitStates(names);
@@ -499,17 +538,26 @@ export class NixosContainerBackend implements Backend {
     };
 
     // 1. Stop the unit and wait until it is at rest. `destroy` only terminates an *active*
-    //    container: one still starting would lose its root under a running nspawn.
+    //    container: one still starting would lose its root under a running nspawn. If it does
+    //    not stop, SIGKILL it — and stop it once more, since the kill restarts it.
     let state = await this.#unitState(name);
     if (!isAtRest(state)) {
-      const stopped = await this.#run("systemctl", ["stop", unit], this.#t.stop);
+      const stopped = await this.#run("systemctl", ["stop", unit], this.#timeouts.stop);
       if (!ok(stopped))
         log.warn("systemctl stop failed; waiting for the unit anyway", { error: describeFailure(stopped) });
-      state = await this.#settle(name, this.#t.settle);
+      state = await this.#settle(name, this.#timeouts.settle);
       if (!isAtRest(state)) {
-        const killed = await this.#run("systemctl", ["kill", "--signal=SIGKILL", unit], this.#t.command);
+        const killed = await this.#run(
+          "systemctl",
+          ["kill", "--signal=SIGKILL", unit],
+          this.#timeouts.command,
+        );
         if (!ok(killed)) log.warn("systemctl kill failed", { error: describeFailure(killed) });
-        state = await this.#settle(name, this.#t.settle);
+        // container@ has Restart=on-failure: a SIGKILL outside a stop job makes systemd start it
+        // again (activating). Stopping it now cancels that restart, or stops what it started.
+        const again = await this.#run("systemctl", ["stop", unit], this.#timeouts.stop);
+        if (!ok(again)) log.warn("systemctl stop after the kill failed", { error: describeFailure(again) });
+        state = await this.#settle(name, this.#timeouts.settle);
       }
       if (!isAtRest(state)) {
         throw new ControllerError(
@@ -522,7 +570,7 @@ export class NixosContainerBackend implements Backend {
 
     // 2. Destroy. Without a NAME.conf, nixos-container would exit 0 and do nothing.
     if (await exists(conf)) {
-      const destroyed = await this.#run("nixos-container", ["destroy", name], this.#t.destroy);
+      const destroyed = await this.#run("nixos-container", ["destroy", name], this.#timeouts.destroy);
       if (!ok(destroyed)) {
         const err = this.#fail(destroyed, `nixos-container destroy ${name} failed`, name);
         if (err.failure === "declarative") throw err;
@@ -532,7 +580,7 @@ export class NixosContainerBackend implements Backend {
 
     // 3. A failed instance stays listed by systemd until reset.
     if (state === "failed") {
-      const reset = await this.#run("systemctl", ["reset-failed", unit], this.#t.command);
+      const reset = await this.#run("systemctl", ["reset-failed", unit], this.#timeouts.command);
       if (!ok(reset) && classifyFailure(reset.stderr) !== "unit-not-loaded") {
         problems.push(this.#fail(reset, `systemctl reset-failed ${unit} failed`, name).message);
       }
@@ -545,7 +593,7 @@ export class NixosContainerBackend implements Backend {
     if (await exists(drop.runtime)) {
       await step("removing a runtime drop-in", async () => {
         await rm(drop.runtime, { recursive: true, force: true });
-        const reloaded = await this.#run("systemctl", ["daemon-reload"], this.#t.command);
+        const reloaded = await this.#run("systemctl", ["daemon-reload"], this.#timeouts.command);
         if (!ok(reloaded)) throw this.#fail(reloaded, "systemctl daemon-reload failed", name);
       });
     }
@@ -559,7 +607,7 @@ export class NixosContainerBackend implements Backend {
     // 7. A host-side veth left behind.
     const link = `ve-${name}`;
     if (await exists(join(this.#paths.sysClassNet, link))) {
-      const deleted = await this.#run("ip", ["link", "delete", link], this.#t.command);
+      const deleted = await this.#run("ip", ["link", "delete", link], this.#timeouts.command);
       if (!ok(deleted) && classifyFailure(deleted.stderr) !== "no-such-device") {
         problems.push(this.#fail(deleted, `ip link delete ${link} failed`, name).message);
       }
@@ -591,8 +639,9 @@ export class NixosContainerBackend implements Backend {
 
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#polling;
+    const watch = this.#watch;
+    if (watch === null) return;
+    watch.stop.abort();
+    await watch.done;
   }
 }

@@ -15,7 +15,7 @@ import { mkdir, open, readdir, readFile, rm, writeFile, type FileHandle } from "
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { ControllerError, describeError } from "../errors.js";
-import { signalGroup, spawnDetached } from "../exec/exec.js";
+import { DEFAULT_PATH, signalGroup, spawnDetached } from "../exec/exec.js";
 import type { Logger } from "../log.js";
 import { isContainerName } from "../domain/naming.js";
 import type { BackendState } from "../domain/types.js";
@@ -32,6 +32,8 @@ export interface ProcessBackendOptions {
   readonly killGraceMs?: number;
   /** How often adopted processes (not our children) are checked for exit. Default 500 ms. */
   readonly watchIntervalMs?: number;
+  /** The runner's PATH (the configuration's PATH). */
+  readonly path?: string;
   /** Extra non-secret environment for the runner (e.g. RUNNER_ALLOW_RUNASROOT). */
   readonly extraEnv?: Record<string, string>;
   /** Scrubs the command line in errors. Default: the process-wide instance. */
@@ -64,10 +66,11 @@ function isAlive(meta: Meta): boolean {
 export function runnerEnv(
   secret: RunnerSecret,
   workDir: string,
+  path: string,
   extra: Record<string, string> = {},
 ): Record<string, string> {
   const env: Record<string, string> = {
-    PATH: process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
+    PATH: path,
     HOME: workDir,
     LANG: "C.UTF-8",
     ...extra,
@@ -153,7 +156,7 @@ export class ProcessBackend implements Backend {
     try {
       child = await spawnDetached(this.#options.command, [], {
         cwd: workDir,
-        env: runnerEnv(spec.secret, workDir, this.#options.extraEnv),
+        env: runnerEnv(spec.secret, workDir, this.#options.path ?? DEFAULT_PATH, this.#options.extraEnv),
         outputFd: output.fd,
         ...(this.#options.redactor ? { redactor: this.#options.redactor } : {}),
       });

@@ -13,7 +13,10 @@ export async function fastRunnerPath(): Promise<string | null> {
   const [src, bin] = await Promise.all([stat(source), stat(out).catch(() => null)]);
   if (bin && bin.mtimeMs >= src.mtimeMs) return out;
   for (const cc of ["cc", "gcc", "clang"]) {
-    const r = await run(cc, ["-O2", "-o", out, source], { timeoutMs: 60_000, env: minimalEnv() });
+    const r = await run(cc, ["-O2", "-o", out, source], {
+      timeoutMs: 60_000,
+      env: minimalEnv(process.env["PATH"] ?? "/usr/bin:/bin"),
+    });
     if (ok(r)) return out;
     if (r.spawnError === null) throw new Error(`building the fast runner failed: ${describeFailure(r)}`);
   }

@@ -37,10 +37,18 @@ export function checkNixosContainer(config: Config, searchPath: string): void {
         "set it to the store path of a container system built from nix/ci-container-template.nix, or unset it to use CONTAINER_TEMPLATE",
       );
     }
-  } else if (!existsSync(c.template) || !statSync(c.template).isFile()) {
-    throw new ConfigError(
-      `CONTAINER_TEMPLATE=${JSON.stringify(c.template)} is not a file`,
-      "install the container template there (nix/ci-container-template.nix), or set CONTAINER_SYSTEM to a prebuilt container system",
-    );
+  } else {
+    if (!existsSync(c.template) || !statSync(c.template).isFile()) {
+      throw new ConfigError(
+        `CONTAINER_TEMPLATE=${JSON.stringify(c.template)} is not a file`,
+        "install the container template there (nix/ci-container-template.nix), or set CONTAINER_SYSTEM to a prebuilt container system",
+      );
+    }
+    if (c.nixosPath !== undefined && !existsSync(join(c.nixosPath, "default.nix"))) {
+      throw new ConfigError(
+        `NIXOS_PATH=${JSON.stringify(c.nixosPath)} is not the nixos directory of a nixpkgs (it has no default.nix)`,
+        "set it to e.g. /nix/store/…-source/nixos (the NixOS module sets it to its own nixpkgs'), or unset it to use <nixpkgs/nixos> from NIX_PATH",
+      );
+    }
   }
 }

@@ -196,7 +196,18 @@ export const CONFIG_SCHEMA = {
         default: "/etc/nixos/ci-container-template.nix",
         nix: "container.template",
         description:
-          "NixOS module evaluated for each container when `CONTAINER_SYSTEM` is unset (`create --config-file`: slow, and needs nixpkgs on `NIX_PATH`)",
+          "NixOS module evaluated for each container when `CONTAINER_SYSTEM` is unset (`create --config-file`: slow; needs `NIXOS_PATH` or nixpkgs on `NIX_PATH`)",
+      },
+    ),
+    nixosPath: optional(
+      "NIXOS_PATH",
+      nixPath(
+        "give the absolute path of a nixpkgs checkout's nixos directory, e.g. /nix/store/…-source/nixos (the NixOS module sets it), or unset it to use <nixpkgs/nixos> from NIX_PATH",
+      ),
+      {
+        nix: "container.nixosPath",
+        description:
+          "Template mode only: the `nixos` directory of the nixpkgs that evaluates `CONTAINER_TEMPLATE` (`create --nixos-path`); unset, `<nixpkgs/nixos>` is looked up on `NIX_PATH`, which a flake-based host usually lacks. The NixOS module sets it to its own nixpkgs",
       },
     ),
     cpuQuota: variable("CONTAINER_CPU_QUOTA", limit(/^[1-9][0-9]{0,5}%$/, "`200%` (two CPUs)"), {
@@ -237,5 +248,10 @@ export const CONFIG_SCHEMA = {
     nix: null, // systemd sets it from the unit's `path`: the tools the daemon runs
     description:
       "Where the daemon finds its host tools (`nixos-container`, `systemctl`, `ip`), and the `PATH` of the commands it runs. The NixOS module sets it to exactly those tools",
+  }),
+  nixPath: optional("NIX_PATH", searchPath, {
+    nix: null, // the host's own NIX_PATH, if it has one; the module sets NIXOS_PATH instead
+    description:
+      "Passed on to `nixos-container` so that a template (no `CONTAINER_SYSTEM`, no `NIXOS_PATH`) can find `<nixpkgs/nixos>`",
   }),
 } as const;

@@ -9,6 +9,11 @@ export interface ContainerConfig {
   readonly system: string | undefined;
   /** CONTAINER_TEMPLATE: NixOS module evaluated per container (`create --config-file`) when no system is given. */
   readonly template: string;
+  /**
+   * NIXOS_PATH: the `nixos` directory of the nixpkgs that evaluates the template (`create
+   * --nixos-path`); undefined = `<nixpkgs/nixos>` from NIX_PATH. Only used with the template.
+   */
+  readonly nixosPath: string | undefined;
   /** systemd CPUQuota= for each container@NAME.service, e.g. "400%"; null = no limit. */
   readonly cpuQuota: string | null;
   /** systemd MemoryMax= (swap is always off), e.g. "8G"; null = no limit. */
@@ -53,6 +58,8 @@ export interface Config {
   readonly logFormat: "text" | "json";
   /** PATH: where the daemon finds host tools, and the PATH it gives the commands it runs. */
   readonly path: string;
+  /** NIX_PATH, passed on to nixos-container for a template; undefined when unset. */
+  readonly nixPath: string | undefined;
   /** The machine's host name (os.hostname() unless the caller gives one); RUNNER_NAME_PREFIX defaults to its first label. */
   readonly hostname: string;
 }

@@ -52,10 +52,12 @@ function showCommand(file: string, args: readonly string[], redactor: Redactor):
   return redactor.scrub([quote(file), ...args.map(quote)].join(" "));
 }
 
-/** The standard minimal environment for helper commands: PATH only, plus what the caller adds. */
-export function minimalEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", LANG: "C.UTF-8" };
-  return { ...env, ...extra };
+/** Where helper commands are looked for when the caller names no PATH (the configuration's default). */
+export const DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";
+
+/** The standard minimal environment for helper commands: PATH and LANG, plus what the caller adds. */
+export function minimalEnv(path: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: path, LANG: "C.UTF-8", ...extra };
 }
 
 function killGroup(child: ChildProcess, sig: NodeJS.Signals): void {
@@ -98,7 +100,7 @@ export function run(file: string, args: readonly string[], opts: ExecOptions): P
     let child: ChildProcess;
     try {
       child = spawn(file, [...args], {
-        env: opts.env ?? minimalEnv(),
+        env: opts.env ?? minimalEnv(DEFAULT_PATH),
         stdio: ["pipe", "pipe", "pipe"],
         // Its own process group, so a timeout kills everything it started.
         detached: true,

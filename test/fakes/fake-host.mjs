@@ -5,7 +5,9 @@
 // real nixos-container.pl: NAME.conf files, the 11-character name limit and its message,
 // `destroy` of a missing container exiting 0, `status` printing up/down/gone, `start` that
 // blocks until the guest is "ready", errors from `die` with exit codes that vary from call to
-// call, and the container@NAME.service unit states behind it all.
+// call, and the container@NAME.service unit states behind it all — including the unit's
+// Restart=on-failure and RestartForceExitStatus=133: a container killed outside a stop job, or
+// a guest that reboots, is started again (ActiveState activating, then active).
 //
 // World (everything under $FAKE_ROOT):
 //   etc/nixos-containers/NAME.conf           container configs (a symlink = a declarative one)
@@ -15,8 +17,10 @@
 //   etc/systemd/system.control/…             set-property drop-ins without --runtime
 //   var/log/journal/ID -> ROOT/var/log/journal/ID   one link per container boot
 //   sys/class/net/ve-NAME                    the host side of a running container's veth
-//   fake/units/UNIT.json                     unit state: {state, result, until?, then?}
-//                                            (no file = not loaded)
+//   fake/systems/NAME/nixos                  which nixpkgs' nixos evaluated a --config-file create
+//   fake/units/UNIT.json                     unit state: {state, sub?, result, until?, then?}
+//                                            (no file = not loaded; `then` is a state name or
+//                                            the next record, which may `boot` the guest)
 //   fake/behaviour.json                      what tests script (see `behaviour()` below)
 //   fake/calls.jsonl                         every invocation: {tool, argv, env}
 //   fake/hazards.jsonl                       things the real host would not survive
@@ -60,7 +64,8 @@ fs.appendFileSync(P.calls, JSON.stringify({ tool, argv, env: process.env, at: Da
  *   createResult: "fail-build"  building/setting the initial system fails
  *   destroyLeavesRoot: true     destroy cannot remove the root (as without chattr on PATH)
  *   stopLingerMs: number        after `stop` the unit stays "deactivating" this long
- *   stopIgnored: true           `stop` returns 0 but the unit stays as it was
+ *   stopIgnored: true           `stop` returns 0 but a running (active) unit stays as it was
+ *   restartSecMs: number        container@'s RestartSec (systemd's default: 100 ms)
  */
 function behaviour() {
   try {
@@ -108,10 +113,17 @@ function readUnit(unit) {
   } catch {
     return null;
   }
-  if (u.until !== undefined && Date.now() >= u.until) {
-    u = { state: u.then, result: u.result };
-    writeUnit(unit, u);
+  let changed = false;
+  while (u.until !== undefined && Date.now() >= u.until) {
+    u = typeof u.then === "string" ? { state: u.then, result: u.result } : u.then;
+    changed = true;
+    if (u.boot) {
+      delete u.boot;
+      const name = containerOf(unit);
+      if (name) booted(name);
+    }
   }
+  if (changed) writeUnit(unit, u);
   return u;
 }
 
@@ -125,6 +137,39 @@ function writeUnit(unit, record) {
 function containerOf(unit) {
   const m = /^container@(.+)\.service$/.exec(unit);
   return m ? m[1] : null;
+}
+
+/**
+ * Restart=on-failure (a SIGKILL is a failure) and RestartForceExitStatus=133 (the guest
+ * rebooted): RestartSec in state auto-restart, then a start that boots the guest again — all
+ * of it ActiveState "activating". A stop meanwhile cancels it.
+ */
+function restarting(result) {
+  const restartAt = Date.now() + (B.restartSecMs ?? 100);
+  return {
+    state: "activating",
+    sub: "auto-restart",
+    result,
+    until: restartAt,
+    then: {
+      state: "activating",
+      sub: "start",
+      result: "success",
+      until: restartAt + (B.startDelayMs ?? 0),
+      then: { state: "active", result: "success", boot: true },
+    },
+  };
+}
+
+/** The guest is up: the host end of its veth, and a journal link for this boot's machine id. */
+function booted(name) {
+  fs.mkdirSync(path.join(P.net, `ve-${name}`), { recursive: true });
+  // --link-journal=try-guest: a fresh machine id per boot, linked from the host journal.
+  const id = randomBytes(16).toString("hex");
+  const guestJournal = path.join(P.state, name, "var/log/journal", id);
+  fs.mkdirSync(guestJournal, { recursive: true });
+  fs.mkdirSync(P.journal, { recursive: true });
+  fs.symlinkSync(guestJournal, path.join(P.journal, id));
 }
 
 /** The container's network namespace is gone: so is the host end of its veth. */
@@ -170,8 +215,10 @@ function systemctl() {
       for (const u of units) {
         const cur = readUnit(u);
         if (cur && cur.state !== "inactive" && cur.state !== "failed") {
-          writeUnit(u, { state: "failed", result: "signal" });
           const name = containerOf(u);
+          // Killed during a stop job: it stays down. Otherwise Restart=on-failure starts it again.
+          const restart = name !== null && cur.state !== "deactivating" && cur.sub !== "auto-restart";
+          writeUnit(u, restart ? restarting("signal") : { state: "failed", result: "signal" });
           if (name) dropVeth(name);
         }
       }
@@ -216,6 +263,7 @@ function show(units, opts) {
       LoadState: isContainer ? "loaded" : "not-found",
       ActiveState: state,
       SubState:
+        cur?.sub ??
         { active: "running", activating: "start", deactivating: "stop-sigterm", failed: "failed" }[state] ??
         "dead",
       Result: cur?.result ?? "success",
@@ -269,20 +317,19 @@ function start(unit) {
     return failedJob(unit, "the control process exited with error code");
   }
   writeUnit(unit, { state: "active", result: "success" });
-  fs.mkdirSync(path.join(P.net, `ve-${name}`), { recursive: true });
-  // --link-journal=try-guest: a fresh machine id per boot, linked from the host journal.
-  const id = randomBytes(16).toString("hex");
-  const guestJournal = path.join(P.state, name, "var/log/journal", id);
-  fs.mkdirSync(guestJournal, { recursive: true });
-  fs.mkdirSync(P.journal, { recursive: true });
-  fs.symlinkSync(guestJournal, path.join(P.journal, id));
+  booted(name);
   return 0;
 }
 
 function stop(unit) {
   const cur = readUnit(unit);
   if (!cur || cur.state === "inactive" || cur.state === "failed") return 0;
-  if (B.stopIgnored) return 0;
+  // A pending restart is cancelled; the unit comes to rest with the result that caused it.
+  if (cur.sub === "auto-restart") {
+    writeUnit(unit, { state: cur.result === "success" ? "inactive" : "failed", result: cur.result });
+    return 0;
+  }
+  if (B.stopIgnored && cur.state === "active") return 0;
   const name = containerOf(unit);
   if (name) dropVeth(name);
   if (B.stopLingerMs) {
@@ -442,6 +489,29 @@ function isContainerRunning(name) {
   return /ActiveState=active\b/.test(nestedSystemctl(["show", `container@${name}`]).stdout);
 }
 
+/**
+ * What `nix-env -f <nixpkgs/nixos>` resolves to — or, with --nixos-path, `-f NIXOS_PATH` — as
+ * {path}, or the error Nix prints as {error}. `<nixpkgs/nixos>` is looked up on NIX_PATH only:
+ * `nixpkgs=P` gives P/nixos, a plain entry D gives D/nixpkgs/nixos. A service has no NIX_PATH
+ * unless it is given one, and flake-based hosts have no channel to point it at.
+ */
+function nixosToEvaluate(nixosPath) {
+  if (nixosPath !== undefined) {
+    const p = path.resolve(nixosPath);
+    return exists(p) ? { path: p } : { error: `error: getting status of '${p}': No such file or directory` };
+  }
+  for (const entry of (process.env.NIX_PATH ?? "").split(":")) {
+    const eq = entry.indexOf("=");
+    let candidate = null;
+    if (eq < 0 && entry !== "") candidate = path.join(entry, "nixpkgs/nixos");
+    else if (entry.slice(0, eq) === "nixpkgs") candidate = path.join(entry.slice(eq + 1), "nixos");
+    if (candidate !== null && path.isAbsolute(candidate) && exists(candidate)) return { path: candidate };
+  }
+  return {
+    error: "error: file 'nixpkgs/nixos' was not found in the Nix search path (add it using $NIX_PATH or -I)",
+  };
+}
+
 function clearContainerState(name, profileDir, confFile) {
   fs.rmSync(profileDir, { recursive: true, force: true });
   fs.rmSync(path.join(P.gcroots, name), { recursive: true, force: true });
@@ -530,14 +600,21 @@ function nixosContainer() {
         path.join(root, "etc/nixos/configuration.nix"),
         `{ config, lib, pkgs, ... }:\n\n{ boot.isContainer = true;\n  networking.hostName = lib.mkDefault "${name}";\n  networking.useDHCP = false;\n  ${extra}\n}\n`,
       );
-      if (B.createResult === "fail-build" || (file !== null && !exists(file))) {
-        process.stderr.write(
-          `error: getting status of '${file ?? "<nixpkgs/nixos>"}': No such file or directory\n`,
-        );
+      // nix-env -p PROFILE -I nixos-config=… -f <nixpkgs/nixos> (or -f NIXOS_PATH) --set -A system
+      const nixos = o.flake === undefined ? nixosToEvaluate(o["nixos-path"]) : { path: null };
+      const missing =
+        nixos.error ??
+        (B.createResult === "fail-build" || (file !== null && !exists(file))
+          ? `error: getting status of '${file ?? "configuration.nix"}': No such file or directory`
+          : null);
+      if (missing !== null) {
+        process.stderr.write(`${missing}\n`);
         clearContainerState(name, profileDir, confFile);
         die(`${SELF}: failed to build initial container configuration\n`);
       }
       fs.mkdirSync(path.join(ROOT, "fake/systems", name), { recursive: true });
+      // Which nixpkgs built it, for tests to check.
+      fs.writeFileSync(path.join(ROOT, "fake/systems", name, "nixos"), `${nixos.path ?? ""}\n`);
       fs.symlinkSync(path.join(ROOT, "fake/systems", name), path.join(profileDir, "system"));
     }
     if (o["ensure-unique-name"]) process.stdout.write(`${name}\n`);
@@ -615,6 +692,22 @@ function nixosContainer() {
   }
 }
 
+// ── what happens inside a guest (tests only) ─────────────────────────────────
+
+/** `guest reboot NAME`: nspawn exits 133, which RestartForceExitStatus=133 restarts. */
+function guest() {
+  const [verb, name] = argv;
+  const unit = `container@${name}.service`;
+  const cur = readUnit(unit);
+  if (verb !== "reboot" || !cur || cur.state !== "active") {
+    process.stderr.write(`fake guest: cannot ${verb ?? "?"} ${name ?? "?"}\n`);
+    return 1;
+  }
+  writeUnit(unit, restarting("success"));
+  dropVeth(name);
+  return 0;
+}
+
 let rc;
 switch (tool) {
   case "systemctl":
@@ -625,6 +718,9 @@ switch (tool) {
     break;
   case "nixos-container":
     rc = nixosContainer();
+    break;
+  case "guest":
+    rc = guest();
     break;
   default:
     process.stderr.write(`fake-host: unknown tool ${tool}\n`);

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { HostPaths } from "../../src/backend/nixos/host-files.js";
 
 export const FAKE_BIN = fileURLToPath(new URL("./bin", import.meta.url));
+const FAKE_HOST_SCRIPT = fileURLToPath(new URL("./fake-host.mjs", import.meta.url));
 
 export interface FakeBehaviour {
   exitCode?: number;
@@ -22,6 +23,7 @@ export interface FakeBehaviour {
   destroyLeavesRoot?: boolean;
   stopLingerMs?: number;
   stopIgnored?: boolean;
+  restartSecMs?: number;
 }
 
 export interface FakeCall {
@@ -60,6 +62,10 @@ export interface FakeHost {
   readonly paths: HostPaths;
   /** A "NixOS system" that exists, for --system-path. */
   readonly systemPath: string;
+  /** A nixpkgs checkout's `nixos` directory, for --nixos-path (or nixpkgs=…/.. on NIX_PATH). */
+  readonly nixosPath: string;
+  /** Which nixos directory evaluated container NAME's template ("" when none; null: not built). */
+  builtFrom(name: string): Promise<string | null>;
   setBehaviour(b: FakeBehaviour): Promise<void>;
   calls(): Promise<FakeCall[]>;
   /** Calls as "tool arg arg …" lines, in order. */
@@ -70,8 +76,14 @@ export interface FakeHost {
   unitState(name: string): Promise<string>;
   /** The guest powers off: the runner exited, nspawn exits 0, the unit goes inactive. */
   powerOff(name: string): Promise<void>;
-  /** Run one of the fake tools directly. */
-  tool(name: "nixos-container" | "systemctl" | "ip", args: string[]): ToolResult;
+  /** The guest reboots: nspawn exits 133 and container@ (RestartForceExitStatus=133) restarts. */
+  reboot(name: string): void;
+  /** Run one of the fake tools directly (with `extraEnv` on top of `env`). */
+  tool(
+    name: "nixos-container" | "systemctl" | "ip",
+    args: string[],
+    extraEnv?: Record<string, string>,
+  ): ToolResult;
   /** Start one of the fake tools in the background. */
   background(name: "nixos-container" | "systemctl", args: string[]): BackgroundTool;
   cleanup(): Promise<void>;
@@ -82,6 +94,9 @@ export async function makeFakeHost(): Promise<FakeHost> {
   const systemPath = join(root, "nix/store/0000000000000000000000000000000-nixos-system-ci-container");
   await mkdir(systemPath, { recursive: true });
   await writeFile(join(systemPath, "init"), "#!/bin/sh\n");
+  const nixosPath = join(root, "nix/store/0000000000000000000000000000000-source/nixos");
+  await mkdir(nixosPath, { recursive: true });
+  await writeFile(join(nixosPath, "default.nix"), "{ configuration ? <nixos-config>, system ? null }: { }\n");
   await mkdir(join(root, "fake"), { recursive: true });
   const env: Record<string, string> = {
     PATH: `${FAKE_BIN}:${process.env["PATH"] ?? "/usr/bin:/bin"}`,
@@ -111,6 +126,14 @@ export async function makeFakeHost(): Promise<FakeHost> {
     env,
     paths,
     systemPath,
+    nixosPath,
+    builtFrom: async (name) => {
+      try {
+        return (await readFile(join(root, "fake/systems", name, "nixos"), "utf8")).trim();
+      } catch {
+        return null;
+      }
+    },
     setBehaviour: (b) => writeFile(join(root, "fake/behaviour.json"), JSON.stringify(b)),
     calls,
     commandLines: async () => (await calls()).map((c) => [c.tool, ...c.argv].join(" ")),
@@ -128,8 +151,15 @@ export async function makeFakeHost(): Promise<FakeHost> {
       await writeFile(unitFile(name), JSON.stringify({ state: "inactive", result: "success" }));
       await rm(join(paths.sysClassNet, `ve-${name}`), { recursive: true, force: true });
     },
-    tool: (name, args) => {
-      const r = spawnSync(join(FAKE_BIN, name), args, { env, encoding: "utf8" });
+    reboot: (name) => {
+      const r = spawnSync(process.execPath, [FAKE_HOST_SCRIPT, "guest", "reboot", name], {
+        env,
+        encoding: "utf8",
+      });
+      if (r.status !== 0) throw new Error(`fake guest reboot ${name} failed: ${r.stderr}`);
+    },
+    tool: (name, args, extraEnv = {}) => {
+      const r = spawnSync(join(FAKE_BIN, name), args, { env: { ...env, ...extraEnv }, encoding: "utf8" });
       return { code: r.status, stdout: r.stdout, stderr: r.stderr };
     },
     background: (name, args) => {

@@ -9,7 +9,7 @@
  * Where nix-instantiate is missing the tests are skipped, loudly.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -128,21 +128,23 @@ describe.skipIf(!hasNix)("Nix files", () => {
 
   it("the module has a documented option for every variable of the table that names one", () => {
     const options = nixEval<OptionFacts[]>(
-      `(${OPTIONS_OF}) ${MODULE_OPTIONS} [ "package" "container.system" ]`,
+      `(${OPTIONS_OF}) ${MODULE_OPTIONS} [ "package" "container.system" "container.nixosPath" ]`,
     );
     for (const o of options) {
       expect(o.description, o.path).toMatch(/\w{3}/);
       expect(o.type, o.path).not.toBeNull();
     }
-    // A configuration that sets every optional value, so every variable appears.
+    // A configuration that sets every optional value, so every variable appears (a template's
+    // with no system, the system's with one).
     const env = nixEval<Record<string, string>>(`
       let
         l = import ./nix/lib.nix;
         cfg = l.defaults // {
           repo = "o/r"; tokenFile = "/run/t"; runnerCommand = "/opt/run.sh"; runnerNamePrefix = "ci";
           nat = { enable = true; externalInterface = "eth0"; };
+          container = l.defaults.container // { nixosPath = "/nix/store/00000000000000000000000000000000-source/nixos"; };
         };
-      in l.toEnv cfg "/nix/store/00000000000000000000000000000000-system"`);
+      in l.toEnv cfg null // l.toEnv cfg "/nix/store/00000000000000000000000000000000-system"`);
     const variables = moduleVariables();
     expect(Object.keys(env).sort()).toEqual(variables.map((v) => v.name));
     // Each variable has the option the table names, and its description names the variable.
@@ -157,7 +159,7 @@ describe.skipIf(!hasNix)("Nix files", () => {
   it("the module's defaults are the table's, variable by variable", () => {
     const facts = nixEval<{ options: OptionFacts[]; env: Record<string, string> }>(`
       let
-        opts = (${OPTIONS_OF}) ${MODULE_OPTIONS} [ "package" "container.system" ];
+        opts = (${OPTIONS_OF}) ${MODULE_OPTIONS} [ "package" "container.system" "container.nixosPath" ];
         set = path: value: attrs:
           let head = builtins.head path; rest = builtins.tail path; in
           attrs // { \${head} = if rest == [ ] then value else set rest value (attrs.\${head} or { }); };
@@ -199,12 +201,39 @@ describe.skipIf(!hasNix)("Nix files", () => {
     expect(c.container).toEqual({
       system: "/nix/store/00000000000000000000000000000000-system",
       template: "/etc/nixos/ci-container-template.nix",
+      nixosPath: undefined,
       cpuQuota: null,
       memoryMax: "25%",
       tasksMax: null,
       startTimeoutMs: 300_000,
       extraNspawnFlags: ["--link-journal=no", "--suppress-sync=yes"],
     });
+  });
+
+  it("NIXOS_PATH goes to the daemon with a template only, and the module defaults it to the host's nixpkgs", () => {
+    const facts = nixEval<{ template: Env; system: Env; default: string; text: string }>(`
+      let
+        l = import ./nix/lib.nix;
+        cfg = l.defaults // {
+          repo = "o/r"; tokenFile = "/run/t"; runnerCommand = null; runnerNamePrefix = null;
+          container = l.defaults.container // { nixosPath = "/nix/store/00000000000000000000000000000000-source/nixos"; };
+        };
+        option = (import ./nix/module.nix {
+          config = { }; lib = ${LIB}; pkgs = { path = "/nix/store/11111111111111111111111111111111-source"; };
+        }).options.services.runner-controller.container.nixosPath;
+      in {
+        template = l.toEnv cfg null;
+        system = l.toEnv cfg "/nix/store/00000000000000000000000000000000-system";
+        default = option.default;
+        text = option.defaultText.text;
+      }`);
+    expect(facts.template["NIXOS_PATH"]).toBe("/nix/store/00000000000000000000000000000000-source/nixos");
+    expect(loadConfig(facts.template).container.nixosPath).toBe(
+      "/nix/store/00000000000000000000000000000000-source/nixos",
+    );
+    expect(facts.system).not.toHaveProperty("NIXOS_PATH");
+    expect(facts.default).toBe("/nix/store/11111111111111111111111111111111-source/nixos");
+    expect(facts.text).toBe('"${pkgs.path}/nixos"');
   });
 
   it("the assertions pass on a good configuration and name the option on a bad one", () => {
@@ -239,6 +268,12 @@ describe.skipIf(!hasNix)("Nix files", () => {
     expect(failing(`{ container = base.container // { template = "/etc/../x.nix"; }; }`)).toEqual([
       expect.stringMatching(/container\.template/),
     ]);
+    expect(failing(`{ container = base.container // { nixosPath = "nixpkgs/nixos"; }; }`)).toEqual([
+      expect.stringMatching(/container\.nixosPath/),
+    ]);
+    expect(
+      failing(`{ container = base.container // { nixosPath = "/nix/store/abc-source/nixos"; }; }`),
+    ).toEqual([]);
     expect(failing("{ }", "21.11")).toEqual([expect.stringMatching(/stateVersion >= 22\.05/)]);
   });
 
@@ -286,6 +321,56 @@ describe.skipIf(!hasNix)("Nix files", () => {
     });
     expect(nixSays).toEqual(daemonSays);
     expect(daemonSays).toEqual([true, false, false, true, true, true, true, false, false, false]);
+  });
+
+  it("the container system is evaluated with the host's pkgs and its hostPlatform", async () => {
+    // A stand-in nixpkgs whose eval-config.nix hands back what it was called with.
+    const nixpkgs = await mkdtemp(join(tmpdir(), "rc-nixpkgs-"));
+    try {
+      await mkdir(join(nixpkgs, "nixos/lib"), { recursive: true });
+      await writeFile(
+        join(nixpkgs, "nixos/lib/eval-config.nix"),
+        "args: { config.system.build.toplevel = args; }\n",
+      );
+      const facts = nixEval<{
+        system: string | null;
+        hostPlatform: unknown;
+        pkgsIsHosts: boolean;
+        nameservers: string[];
+        extraModuleLast: boolean;
+        hasConfig: boolean;
+      }>(`
+        let
+          pkgs = { path = ${JSON.stringify(nixpkgs)}; stdenv.hostPlatform = { system = "aarch64-linux"; isLinux = true; }; };
+          extra = { marker = "extra"; };
+          cfg.container = { nameservers = [ "192.0.2.53" ]; extraModules = [ extra ]; };
+          args = (import ./nix/module.nix { config.services.runner-controller = cfg; lib = ${LIB}; inherit pkgs; })
+            .options.services.runner-controller.container.system.default;
+          own = builtins.head (builtins.filter (m: builtins.isAttrs m && m ? nixpkgs) args.modules);
+        in {
+          inherit (args) system;
+          hostPlatform = own.nixpkgs.hostPlatform;
+          pkgsIsHosts = own.nixpkgs.pkgs == pkgs;
+          nameservers = own.runnerJob.nameservers;
+          extraModuleLast = builtins.elemAt args.modules (builtins.length args.modules - 1) == extra;
+          hasConfig = own.nixpkgs ? config;
+        }`);
+      expect(facts).toEqual({
+        system: null,
+        hostPlatform: { system: "aarch64-linux", isLinux: true },
+        pkgsIsHosts: true,
+        nameservers: ["192.0.2.53"],
+        extraModuleLast: true,
+        hasConfig: false,
+      });
+    } finally {
+      await rm(nixpkgs, { recursive: true, force: true });
+    }
+  });
+
+  it("the module tells the operator not to set nixpkgs.config in container.extraModules", () => {
+    const description = nixEval<string>(`${MODULE_OPTIONS}.container.extraModules.description`);
+    expect(description).toMatch(/must not set\s+nixpkgs\.config \(the evaluation fails an assertion\)/);
   });
 
   it("the container template reads the secret where the daemon writes it", () => {

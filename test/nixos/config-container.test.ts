@@ -26,6 +26,7 @@ describe("container configuration", () => {
     expect(loadConfig(base).container).toEqual({
       system: undefined,
       template: "/etc/nixos/ci-container-template.nix",
+      nixosPath: undefined,
       cpuQuota: "400%",
       memoryMax: "8G",
       tasksMax: "8192",
@@ -39,6 +40,7 @@ describe("container configuration", () => {
       ...base,
       CONTAINER_SYSTEM: "/nix/store/abc-nixos-system-ci-container-25.05/",
       CONTAINER_TEMPLATE: "/srv/ci/template.nix",
+      NIXOS_PATH: "/nix/store/abc-source/nixos/",
       CONTAINER_CPU_QUOTA: "150%",
       CONTAINER_MEMORY_MAX: "25%",
       CONTAINER_TASKS_MAX: "none",
@@ -48,6 +50,7 @@ describe("container configuration", () => {
     expect(c).toEqual({
       system: "/nix/store/abc-nixos-system-ci-container-25.05",
       template: "/srv/ci/template.nix",
+      nixosPath: "/nix/store/abc-source/nixos",
       cpuQuota: "150%",
       memoryMax: "25%",
       tasksMax: null,
@@ -62,6 +65,8 @@ describe("container configuration", () => {
     ["CONTAINER_SYSTEM", "/nix/store/a b", /not a plain absolute path/],
     ["CONTAINER_TEMPLATE", "/etc/nixos/../../x.nix", /CONTAINER_TEMPLATE=.* is not a plain absolute path/],
     ["CONTAINER_TEMPLATE", "/etc/${builtins.readFile}.nix", /not a plain absolute path/],
+    ["NIXOS_PATH", "nixpkgs/nixos", /NIXOS_PATH=.* is not a plain absolute path/],
+    ["NIXOS_PATH", "/nix/store/x-source/../nixos", /NIXOS_PATH=.* is not a plain absolute path/],
     ["CONTAINER_CPU_QUOTA", "4", /CONTAINER_CPU_QUOTA=.* is not a value this limit accepts/],
     ["CONTAINER_MEMORY_MAX", "8 GB", /CONTAINER_MEMORY_MAX=/],
     ["CONTAINER_TASKS_MAX", "-1", /CONTAINER_TASKS_MAX=/],
@@ -122,6 +127,22 @@ describe("checkNixosContainer (before serve starts anything)", () => {
     expect(() =>
       checkNixosContainer(loadConfig({ ...base, CONTAINER_TEMPLATE: join(dir, "missing.nix") }), bin),
     ).toThrow(/CONTAINER_TEMPLATE=.* is not a file/);
+  });
+
+  it("with a template, NIXOS_PATH must be a nixpkgs' nixos directory", async () => {
+    const template = join(dir, "template.nix");
+    await mkdir(join(dir, "nixpkgs/nixos"), { recursive: true });
+    expect(() =>
+      checkNixosContainer(
+        loadConfig({ ...base, CONTAINER_TEMPLATE: template, NIXOS_PATH: join(dir, "nixpkgs/nixos") }),
+        bin,
+      ),
+    ).toThrow(/NIXOS_PATH=.* is not the nixos directory of a nixpkgs/);
+    await writeFile(join(dir, "nixpkgs/nixos/default.nix"), "{ ... }: { }\n");
+    checkNixosContainer(
+      loadConfig({ ...base, CONTAINER_TEMPLATE: template, NIXOS_PATH: join(dir, "nixpkgs/nixos") }),
+      bin,
+    );
   });
 
   it("does nothing for the process backend", () => {

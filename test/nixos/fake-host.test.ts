@@ -2,7 +2,7 @@
  * The fake host must behave like the real tools in every way the backend relies on
  * (shared/research/nixos.md §1–§3 and nixos-container.pl), or the backend tests prove nothing.
  */
-import { readFile, readdir } from "node:fs/promises";
+import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeFakeHost, until, type FakeHost } from "../fakes/fake-host.js";
@@ -73,6 +73,38 @@ describe("fake nixos-container", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/failed to set initial container configuration/);
     expect(await readdir(host.paths.confDir)).toEqual([]);
+  });
+
+  it("create --config-file needs <nixpkgs/nixos>: without --nixos-path or nixpkgs on NIX_PATH it fails like nix-env", async () => {
+    const template = join(host.root, "template.nix");
+    await writeFile(template, "{ ... }: { }\n");
+    const none = nc("create", "j0000010", "--config-file", template);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toMatch(
+      /^host IP is .*\nerror: file 'nixpkgs\/nixos' was not found in the Nix search path \(add it using \$NIX_PATH or -I\)\n.*: failed to build initial container configuration\n$/,
+    );
+    expect(await readdir(host.paths.confDir)).toEqual([]); // the script clears what it made
+    // A NIX_PATH without nixpkgs (or pointing nowhere) does not help either.
+    for (const nixPath of ["foo=/srv/foo", `nixpkgs=${join(host.root, "nope")}`, join(host.root, "nope")]) {
+      const r = host.tool("nixos-container", ["create", "j0000010", "--config-file", template], {
+        NIX_PATH: nixPath,
+      });
+      expect(r.stderr, nixPath).toMatch(/'nixpkgs\/nixos' was not found in the Nix search path/);
+    }
+    // A --nixos-path that does not exist fails to evaluate too.
+    const gone = nc("create", "j0000010", "--config-file", template, "--nixos-path", join(host.root, "nope"));
+    expect(gone.stderr).toMatch(/getting status of '.*\/nope': No such file or directory/);
+
+    expect(nc("create", "j0000011", "--config-file", template, "--nixos-path", host.nixosPath).code).toBe(0);
+    expect(await host.builtFrom("j0000011")).toBe(host.nixosPath);
+    const nixpkgs = join(host.nixosPath, "..");
+    const viaNixPath = host.tool("nixos-container", ["create", "j0000012", "--config-file", template], {
+      NIX_PATH: `foo=/srv/foo:nixpkgs=${nixpkgs}`,
+    });
+    expect(viaNixPath.code).toBe(0);
+    expect(await host.builtFrom("j0000012")).toBe(host.nixosPath);
+    // --system-path evaluates nothing: no nixpkgs needed.
+    expect(nc("create", "j0000013", "--system-path", host.systemPath).code).toBe(0);
   });
 
   it("destroy of a missing container exits 0 silently; status prints gone and fails", () => {
@@ -181,6 +213,61 @@ describe("fake nixos-container", () => {
       "nixos-container list",
       "systemctl show --property=ActiveState container@x.service",
     ]);
+  });
+});
+
+describe("fake container@ unit: Restart=on-failure, RestartForceExitStatus=133", () => {
+  const unit = (name: string) => `container@${name}.service`;
+  const subState = (name: string) => sc("show", "--property=SubState", "--value", unit(name)).stdout.trim();
+  const running = async (name: string) => {
+    expect(nc("create", name, "--system-path", host.systemPath).code).toBe(0);
+    expect(nc("start", name).code).toBe(0);
+    expect(await host.unitState(name)).toBe("active");
+  };
+
+  it("a SIGKILL outside a stop job restarts the unit: activating (auto-restart, then start), then active again", async () => {
+    await host.setBehaviour({ restartSecMs: 2000, startDelayMs: 3000 });
+    await running("j0000601");
+    expect(sc("kill", "--signal=SIGKILL", unit("j0000601")).code).toBe(0);
+    expect(await host.unitState("j0000601")).toBe("activating");
+    expect(subState("j0000601")).toBe("auto-restart");
+    expect(await readdir(host.paths.sysClassNet)).toEqual([]); // its network namespace died with it
+    await until(() => subState("j0000601") === "start", 10_000);
+    expect(nc("status", "j0000601").stdout).toBe("down\n");
+    await until(() => subState("j0000601") === "running", 10_000);
+    expect(await host.unitState("j0000601")).toBe("active");
+    expect(await readdir(host.paths.sysClassNet)).toEqual(["ve-j0000601"]);
+  });
+
+  it("a stop cancels the pending restart; the unit comes to rest as failed (the kill's result)", async () => {
+    await host.setBehaviour({ restartSecMs: 60_000 });
+    await running("j0000602");
+    expect(sc("kill", "--signal=SIGKILL", unit("j0000602")).code).toBe(0);
+    expect(await host.unitState("j0000602")).toBe("activating");
+    expect(sc("stop", unit("j0000602")).code).toBe(0);
+    expect(await host.unitState("j0000602")).toBe("failed");
+    expect(sc("reset-failed", unit("j0000602")).code).toBe(0);
+    expect(await host.unitState("j0000602")).toBe("not-loaded");
+  });
+
+  it("a SIGKILL during a stop job does not restart it", async () => {
+    await running("j0000603");
+    await host.setBehaviour({ stopLingerMs: 60_000 });
+    expect(sc("stop", unit("j0000603")).code).toBe(0);
+    expect(await host.unitState("j0000603")).toBe("deactivating");
+    expect(sc("kill", "--signal=SIGKILL", unit("j0000603")).code).toBe(0);
+    expect(await host.unitState("j0000603")).toBe("failed");
+  });
+
+  it("a guest reboot (exit 133) restarts it too; a poweroff (exit 0) does not", async () => {
+    await host.setBehaviour({ restartSecMs: 300 });
+    await running("j0000604");
+    host.reboot("j0000604");
+    expect(await host.unitState("j0000604")).toBe("activating");
+    await until(() => subState("j0000604") === "running", 5000);
+    await host.powerOff("j0000604");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await host.unitState("j0000604")).toBe("inactive");
   });
 });
 

@@ -18,7 +18,7 @@ import {
   writeGuestSecret,
   writeNspawnFile,
 } from "../../src/backend/nixos/host-files.js";
-import { systemClock } from "../../src/clock.js";
+import { systemClock, type Clock } from "../../src/clock.js";
 import { subnet } from "../../src/domain/subnets.js";
 import { ControllerError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
@@ -29,6 +29,13 @@ const JIT = "eyJydW5uZXIiOiJzZWNyZXQtaml0LWNvbmZpZy0xMjM0NTY3ODkwIn0=";
 
 function spec(name: string, secret: RunnerSecret = { kind: "jit", encodedJitConfig: JIT }): CreateSpec {
   return { name, runnerName: `ci-${name}`, labels: ["self-hosted", "nix"], subnet: subnet(101), secret };
+}
+
+async function writeTemplate(): Promise<string> {
+  const template = join(host.root, "etc/nixos/ci-container-template.nix");
+  await mkdir(join(host.root, "etc/nixos"), { recursive: true });
+  await writeFile(template, "{ ... }: { }\n");
+  return template;
 }
 
 async function present(path: string): Promise<boolean> {
@@ -117,25 +124,55 @@ describe("create", () => {
     ]);
   });
 
-  it("uses --config-file with a template, and passes only MemorySwapMax=0 when no limit is set", async () => {
-    const template = join(host.root, "etc/nixos/ci-container-template.nix");
-    await mkdir(join(host.root, "etc/nixos"), { recursive: true });
-    await writeFile(template, "{ ... }: { }\n");
+  it("uses --config-file and --nixos-path with a template, and passes only MemorySwapMax=0 when no limit is set", async () => {
+    const template = await writeTemplate();
     const b = backend({
       source: { kind: "template", path: template },
+      nixosPath: host.nixosPath,
       limits: { cpuQuota: null, memoryMax: null, tasksMax: null },
     });
     await b.create(spec("j0000102"), new AbortController().signal);
     const lines = await host.commandLines();
     expect(lines[0]).toBe(
-      `nixos-container create j0000102 --config-file ${template} --host-address 192.168.101.10 --local-address 192.168.101.11`,
+      `nixos-container create j0000102 --config-file ${template} --nixos-path ${host.nixosPath} --host-address 192.168.101.10 --local-address 192.168.101.11`,
     );
+    expect(await host.builtFrom("j0000102")).toBe(host.nixosPath);
     expect(lines[1]).toBe("systemctl set-property --runtime container@j0000102.service MemorySwapMax=0");
     const generated = await readFile(
       join(host.paths.stateDir, "j0000102/etc/nixos/configuration.nix"),
       "utf8",
     );
     expect(generated).toContain(`imports = [ ${template} ];`);
+  });
+
+  it("a template with neither NIXOS_PATH nor nixpkgs on NIX_PATH is a build failure that says so, cleaned up", async () => {
+    const b = backend({ source: { kind: "template", path: await writeTemplate() } });
+    const err = await b.create(spec("j0000110"), new AbortController().signal).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ContainerCommandError);
+    expect((err as ContainerCommandError).failure).toBe("build-failed");
+    expect((err as ContainerCommandError).hint).toMatch(/NIXOS_PATH/);
+    await expectClean("j0000110");
+  });
+
+  it("passes the daemon's NIX_PATH on to nixos-container, and only when there is one", async () => {
+    const template = await writeTemplate();
+    const nixPath = `nixpkgs=${join(host.nixosPath, "..")}`;
+    const withNixPath = backend({ source: { kind: "template", path: template }, nixPath });
+    await withNixPath.create(spec("j0000111"), new AbortController().signal);
+    await withNixPath.close(); // its watch would poll with NIX_PATH below
+    expect(await host.builtFrom("j0000111")).toBe(host.nixosPath);
+    const calls = await host.calls();
+    expect(calls.length).toBeGreaterThan(0);
+    for (const c of calls) expect(c.env["NIX_PATH"], c.argv.join(" ")).toBe(nixPath);
+    await host.clearCalls();
+    await backend({ nixPath: "" }).create(spec("j0000112"), new AbortController().signal);
+    for (const c of await host.calls()) expect(c.env).not.toHaveProperty("NIX_PATH");
+  });
+
+  it("refuses a NIXOS_PATH that is not a plain absolute path", () => {
+    for (const nixosPath of ["nixpkgs/nixos", "/nix/store/x/../nixos", "/srv/nix pkgs/nixos"]) {
+      expect(() => backend({ nixosPath })).toThrow(/NIXOS_PATH=.* is not a plain absolute path/);
+    }
   });
 
   it("appends EXTRA_NSPAWN_FLAGS to the conf and writes the .nspawn file for Docker", async () => {
@@ -377,13 +414,31 @@ describe("hangs and cancellation", () => {
     await expectClean("j0000305");
   });
 
-  it("kills a unit that ignores stop, then destroys it", async () => {
+  it("kills a unit that ignores stop, stops the restart that the kill causes, then destroys it", async () => {
     const b = backend({ timeouts: { settle: 300 } });
     await b.create(spec("j0000306"), new AbortController().signal);
-    await host.setBehaviour({ stopIgnored: true });
+    // container@ has Restart=on-failure: after the SIGKILL it starts again (a slow boot here).
+    await host.setBehaviour({ stopIgnored: true, startDelayMs: 20_000 });
+    await host.clearCalls();
     await b.destroy("j0000306");
-    expect(await host.commandLines()).toContain("systemctl kill --signal=SIGKILL container@j0000306.service");
+    const lines = (await host.commandLines()).filter((l) => !l.startsWith("systemctl show"));
+    expect(lines.slice(0, 4)).toEqual([
+      "systemctl stop container@j0000306.service",
+      "systemctl kill --signal=SIGKILL container@j0000306.service",
+      "systemctl stop container@j0000306.service",
+      "nixos-container destroy j0000306",
+    ]);
     await expectClean("j0000306");
+  });
+
+  it("a container that was SIGKILLed (say, by an operator) and restarted is torn down at once", async () => {
+    const b = backend({ timeouts: { settle: 2000 } });
+    await b.create(spec("j0000308"), new AbortController().signal);
+    await host.setBehaviour({ restartSecMs: 60_000 });
+    expect(host.tool("systemctl", ["kill", "--signal=SIGKILL", "container@j0000308.service"]).code).toBe(0);
+    expect(await host.unitState("j0000308")).toBe("activating");
+    await b.destroy("j0000308");
+    await expectClean("j0000308");
   });
 
   it("does not destroy a unit that survives stop and SIGKILL", async () => {
@@ -559,6 +614,30 @@ describe("list and completion", () => {
     expect(stopped).toEqual(["j0000503"]);
   });
 
+  it("waits between polls on the injected clock, and close() ends the wait", async () => {
+    const waits: { ms: number; signal: AbortSignal | undefined }[] = [];
+    const clock: Clock = {
+      now: () => systemClock.now(),
+      sleep: (ms, signal) => {
+        waits.push({ ms, signal });
+        return systemClock.sleep(ms, signal);
+      },
+    };
+    const b = backend({ clock, watchIntervalMs: 60_000 });
+    const stopped: string[] = [];
+    b.onStopped((n) => stopped.push(n));
+    await b.create(spec("j0000505"), new AbortController().signal);
+    const watchWaits = waits.filter((w) => w.ms === 60_000);
+    expect(watchWaits).toHaveLength(1);
+    expect(watchWaits[0]!.signal?.aborted).toBe(false);
+    await host.powerOff("j0000505");
+    const began = Date.now();
+    await b.close(); // must not sit out the minute
+    expect(Date.now() - began).toBeLessThan(5000);
+    expect(watchWaits[0]!.signal?.aborted).toBe(true);
+    expect(stopped).toEqual([]); // the loop ended without polling again
+  });
+
   it("polls nothing while no container runs", async () => {
     const b = backend();
     await b.create(spec("j0000504"), new AbortController().signal);
@@ -600,8 +679,15 @@ async function runningWithLeftovers(h: FakeHost): Promise<void> {
   expect(h.tool("nixos-container", ["start", "j0000410"]).code).toBe(0);
 }
 
-/** The guest crashed: the unit is failed (and stays listed until reset-failed). */
+/**
+ * The container was killed and its restart stopped: the unit is failed (and stays listed until
+ * reset-failed). (A kill alone restarts it: Restart=on-failure.)
+ */
 async function failUnit(h: FakeHost): Promise<void> {
+  await h.setBehaviour({ restartSecMs: 60_000 });
   expect(h.tool("systemctl", ["kill", "--signal=SIGKILL", "container@j0000410.service"]).code).toBe(0);
+  expect(await h.unitState("j0000410")).toBe("activating");
+  expect(h.tool("systemctl", ["stop", "container@j0000410.service"]).code).toBe(0);
   expect(await h.unitState("j0000410")).toBe("failed");
+  await h.setBehaviour({});
 }
