@@ -21,8 +21,9 @@ Usage:
   runner-controller serve              run the daemon (configured by environment variables, see README)
   runner-controller demo               run a self-contained demo on the embedded GitHub simulator
   runner-controller simulate [--host H] [--port P] [--repo OWNER/REPO] [--token T]
-                             [--webhook URL --webhook-secret-file F]
+                             [--advertise-host A] [--webhook URL --webhook-secret-file F]
                                        run the GitHub simulator on its own (default 127.0.0.1:8090);
+                                       runners are told A (default H; loopback for 0.0.0.0 or ::);
                                        --webhook (repeatable) sends signed workflow_job webhooks to URL
 
 Operator commands (each also installed under its own name; --help for details):
@@ -178,13 +179,22 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError("--webhook needs --webhook-secret-file (the secret to sign deliveries with)");
       for (const u of webhookUrls)
         if (!/^https?:\/\/[^\s]+$/.test(u)) throw new UsageError(`--webhook ${u} is not an http(s) URL`);
+      const advertiseHost = flag(args, "--advertise-host", "") || undefined;
       if (args.length) throw new UsageError(`unknown argument ${args[0]}`);
       const port = Number(portRaw);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError(`--port ${portRaw} is not a port number`);
       parseRepo(repo, "--repo");
       return (await import("./simulate.js")).simulate(
-        { host, port, repo, token, webhookUrls, webhookSecretFile },
+        {
+          host,
+          port,
+          repo,
+          token,
+          webhookUrls,
+          webhookSecretFile,
+          ...(advertiseHost ? { advertiseHost } : {}),
+        },
         out,
       );
     }

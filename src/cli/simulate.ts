@@ -10,6 +10,8 @@ export interface SimulateOptions {
   /** Send signed workflow_job webhooks to these URLs, signed with the first line of the secret file. */
   readonly webhookUrls?: readonly string[];
   readonly webhookSecretFile?: string;
+  /** The address runners are told (default: the listening address, loopback for a wildcard). */
+  readonly advertiseHost?: string;
 }
 
 /** `runner-controller simulate`: the GitHub simulator on its own, until interrupted. */
@@ -35,8 +37,11 @@ export async function simulate(opts: SimulateOptions, out: (l: string) => void):
     owner: owner!,
     repo: repo!,
     tokens: [opts.token],
+    ...(opts.advertiseHost ? { advertiseHost: opts.advertiseHost } : {}),
   });
-  out(`GitHub simulator for ${sim.fullName} listening on ${sim.url}`);
+  out(`GitHub simulator for ${sim.fullName} listening on ${sim.listenUrl}`);
+  if (sim.url !== sim.listenUrl)
+    out(`  advertised as      ${sim.url} (in JIT configs and links; --advertise-host to change)`);
   const webhooks = attachSimWebhooks(sim.model, {
     ref: { owner: sim.owner, repo: sim.repo, baseUrl: sim.url },
     targets: webhookUrls.map((url) => ({ url, secretFile })),

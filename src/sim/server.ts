@@ -12,6 +12,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { advertisedUrl, httpUrl } from "./advertise.js";
 import { FaultScript, type FaultRule } from "./faults.js";
 import { errorJson } from "./fixtures.js";
 import { sendJson, sendJsonText } from "./http.js";
@@ -30,8 +31,15 @@ export interface SimulatorOptions {
   readonly repo?: string;
   /** Tokens accepted. Default ["sim-token"]. */
   readonly tokens?: readonly string[];
+  /** The address to listen on. Default 127.0.0.1. */
   readonly host?: string;
   readonly port?: number;
+  /**
+   * The host name or address clients and runners are told: in JIT configs, Link headers,
+   * representations and `url`. Default: the address listened on, with a wildcard (0.0.0.0, ::)
+   * replaced by loopback — set it when runners reach the simulator by another address.
+   */
+  readonly advertiseHost?: string;
   /** Primary rate limit per token per hour. Default 5000. */
   readonly rateLimit?: number;
   readonly onlineGraceMs?: number;
@@ -52,6 +60,7 @@ export class Simulator {
   stats: SimStats = emptyStats();
   #server: Server | null = null;
   #url = "";
+  #listenUrl = "";
   readonly #opts: SimulatorOptions;
   readonly #faults = new FaultScript();
   readonly #rates: RateLimits;
@@ -83,8 +92,14 @@ export class Simulator {
     this.#control = controlApi(this);
   }
 
+  /** The base URL clients and runners are told (see `advertiseHost`). */
   get url(): string {
     return this.#url;
+  }
+
+  /** The address the server listens on, as a URL (0.0.0.0 stays 0.0.0.0 here). */
+  get listenUrl(): string {
+    return this.#listenUrl;
   }
 
   get fullName(): string {
@@ -108,8 +123,8 @@ export class Simulator {
       server.listen(this.#opts.port ?? 0, this.#opts.host ?? "127.0.0.1", () => resolve());
     });
     const addr = server.address() as AddressInfo;
-    const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-    this.#url = `http://${host}:${addr.port}`;
+    this.#listenUrl = httpUrl(addr.address, addr.port);
+    this.#url = advertisedUrl(addr.address, addr.port, this.#opts.advertiseHost);
     this.#server = server;
     // The simulator may use real timers (it stands in for GitHub, outside the daemon's clock).
     this.#sweep = setInterval(() => this.model.sweepLostRunners(), LOST_RUNNER_SWEEP_MS);

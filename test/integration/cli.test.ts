@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { demo } from "../../src/cli/demo.js";
+import { decodeJitConfig } from "../../src/sim/jitconfig.js";
 import { CLI, waitFor } from "../helpers/world.js";
 
 describe("runner-controller demo", () => {
@@ -57,5 +58,35 @@ describe("command line", () => {
     const bad = spawnSync(process.execPath, [CLI, "simulate", "--repo", "nope"], { encoding: "utf8" });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--repo="nope" is not a repository of the form owner\/repo/);
+  });
+
+  it("simulate --advertise-host: the JIT configs it hands out name the address runners can reach", async () => {
+    const child = spawn(
+      process.execPath,
+      [CLI, "simulate", "--port", "0", "--advertise-host", "runners.example", "--token", "t0ken-123456"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    try {
+      let out = "";
+      child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+      await waitFor("advertised", () => /advertised as +http:\/\/\S+/.test(out), 10_000);
+      const url = /listening on (http:\/\/\S+)/.exec(out)![1]!;
+      const port = new URL(url).port;
+      expect(out).toContain(`advertised as      http://runners.example:${port}`);
+      expect(out).toContain(`GITHUB_API_URL=http://runners.example:${port}`);
+      const res = await fetch(`${url}/repos/octo-org/octo-repo/actions/runners/generate-jitconfig`, {
+        method: "POST",
+        headers: { authorization: "token t0ken-123456" },
+        body: JSON.stringify({ name: "r1", runner_group_id: 1, labels: ["self-hosted"] }),
+      });
+      expect(res.status).toBe(201);
+      const { encoded_jit_config } = (await res.json()) as { encoded_jit_config: string };
+      expect(decodeJitConfig(encoded_jit_config).serverUrl).toBe(`http://runners.example:${port}`);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGINT");
+        await new Promise((r) => child.on("exit", r));
+      }
+    }
   });
 });
