@@ -66,12 +66,20 @@ export interface CreateSpec {
   readonly secret: RunnerSecret;
 }
 
+/** What a container used over its life, as far as the backend can tell (null: unknown). */
+export interface ContainerUsage {
+  readonly cpuSeconds: number | null;
+  readonly peakMemoryBytes: number | null;
+}
+
 export interface Backend {
   readonly kind: BackendKind;
   /** Create and start the container; resolves once it runs. Cleans up after itself when it fails. */
   create(spec: CreateSpec, signal: AbortSignal): Promise<void>;
   /** Our containers only (never anyone else's), running or stopped. */
   list(): Promise<Map<string, BackendState>>;
+  /** What the container used so far (read just before it is destroyed); null when unknown. */
+  usage?(name: string): Promise<ContainerUsage | null>;
   /** Stop and remove the container and everything it left behind. Idempotent; a missing container is success. */
   destroy(name: string): Promise<void>;
   /** Called when a container stops, when the backend can tell (lets the loop react at once). */

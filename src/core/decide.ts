@@ -159,7 +159,7 @@ function apply(d: Draft, event: CoreEvent): void {
     case "create-failed":
       return onCreateFailed(d, event.name, event.code, event.message);
     case "destroyed":
-      return onDestroyed(d, event.name);
+      return onDestroyed(d, event.name, event.usage ?? null);
     case "destroy-failed":
       return onDestroyFailed(d, event.name, event.message);
     case "deregistered":

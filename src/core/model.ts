@@ -3,6 +3,7 @@
  * it asks for. Everything here is plain data; `decide` (decide.ts) is the only thing that changes
  * it, and it does so without I/O or clock reads.
  */
+import type { ContainerUsage } from "../ports.js";
 import type {
   BackendState,
   ContainerRecord,
@@ -192,7 +193,7 @@ export type CoreEvent =
       readonly code: string;
       readonly message: string;
     }
-  | { readonly type: "destroyed"; readonly name: string }
+  | { readonly type: "destroyed"; readonly name: string; readonly usage?: ContainerUsage | null }
   | { readonly type: "destroy-failed"; readonly name: string; readonly message: string }
   | { readonly type: "deregistered"; readonly runnerName: string; readonly outcome: DeleteOutcome }
   | { readonly type: "deregister-failed"; readonly runnerName: string; readonly message: string }
@@ -232,6 +233,23 @@ export type Effect =
   /** Save the persisted part of the state (records and deregistrations); `probe`: a retry of a failed write. */
   | { readonly kind: "persist"; readonly probe?: boolean };
 
+/** One finished job, as the one log line per job and the metrics tell it. */
+export interface JobReport {
+  readonly jobId: number | null;
+  readonly runnerName: string;
+  readonly container: string;
+  /** Queued on GitHub → a runner of ours had it (GitHub's timestamps). */
+  readonly queueWaitMs: number | null;
+  /** Create started → runner seen online. */
+  readonly startupMs: number | null;
+  /** Runner seen busy → container gone. */
+  readonly durationMs: number | null;
+  readonly cpuSeconds: number | null;
+  readonly peakMemoryBytes: number | null;
+  readonly conclusion: string | null;
+  readonly reason: DestroyReason;
+}
+
 /** What the loop reports and logs: the outward face of a decision. */
 export type Note =
   | { readonly type: "observed"; readonly queued: number }
@@ -268,6 +286,8 @@ export type Note =
       readonly name: string;
       readonly reason: DestroyReason;
       readonly jobId: number | null;
+      /** For a container whose runner took a job: what the job waited, took and cost. */
+      readonly job: JobReport | null;
     }
   | {
       readonly type: "destroy-failed";

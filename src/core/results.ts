@@ -7,7 +7,8 @@ import { deregisterRetryDelay, effectRetryDelay } from "./backoff.js";
 import { cleanupContainerSettled, cleanupRunnerSettled } from "./cleanup.js";
 import type { Draft } from "./draft.js";
 import { runnerWorked } from "./idle-exits.js";
-import type { DeleteOutcome } from "./model.js";
+import type { ContainerUsage } from "../ports.js";
+import type { DeleteOutcome, JobReport } from "./model.js";
 import { PERSIST_KEY, runnerKey } from "./model.js";
 
 /** The code effects report when STATE_DIR cannot be written (ENOSPC, EIO, EROFS…). */
@@ -53,7 +54,7 @@ export function onCreateFailed(d: Draft, name: string, code: string, message: st
   if (d.markDestroying(name, "create-failed")) d.emit({ kind: "destroy", name });
 }
 
-export function onDestroyed(d: Draft, name: string): void {
+export function onDestroyed(d: Draft, name: string, usage: ContainerUsage | null): void {
   d.release(name);
   cleanupContainerSettled(d, name, null);
   const r = d.records.get(name);
@@ -67,7 +68,7 @@ export function onDestroyed(d: Draft, name: string): void {
   d.recentlyRemoved.set(r.runnerName, d.now);
   d.counters.destroyed++;
   d.counters.destroyedByReason[reason] = (d.counters.destroyedByReason[reason] ?? 0) + 1;
-  d.note({ type: "destroyed", name, reason, jobId: r.jobId });
+  d.note({ type: "destroyed", name, reason, jobId: r.jobId, job: jobReport(d, r, reason, usage) });
   if (needsDeregistration(r, d.github.view)) {
     d.setDeregistration({ runnerName: r.runnerName, runnerId: r.runnerId, attempts: 0, retryAt: d.now });
     // The cleanup deregisters every registration at once when its containers are gone.
@@ -215,4 +216,29 @@ function markUnwritable(d: Draft, code: string, message: string): void {
     retryAt: d.now + effectRetryDelay(d.config.retry, attempts),
   };
   d.note({ type: "state-unwritable", code, message, first: false });
+}
+
+/** The finished job of a container whose runner was seen busy (null for one that never took a job). */
+function jobReport(
+  d: Draft,
+  r: ContainerRecord,
+  reason: ContainerRecord["destroyReason"] & string,
+  usage: ContainerUsage | null,
+): JobReport | null {
+  if (r.busySince === null) return null;
+  const job = r.jobId === null ? undefined : d.github.view?.jobs.find((j) => j.id === r.jobId);
+  const queued = r.jobQueuedAt ?? null;
+  const started = r.jobStartedAt ?? null;
+  return {
+    jobId: r.jobId,
+    runnerName: r.runnerName,
+    container: r.name,
+    queueWaitMs: queued !== null && started !== null && queued > 0 ? Math.max(0, started - queued) : null,
+    startupMs: r.onlineAt !== null ? Math.max(0, r.onlineAt - r.createdAt) : null,
+    durationMs: Math.max(0, d.now - r.busySince),
+    cpuSeconds: usage?.cpuSeconds ?? null,
+    peakMemoryBytes: usage?.peakMemoryBytes ?? null,
+    conclusion: job?.conclusion ?? null,
+    reason,
+  };
 }

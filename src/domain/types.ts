@@ -54,6 +54,9 @@ export interface ContainerRecord {
   readonly retryAt: number;
   /** Its registration was deleted before the teardown (a reap): nothing to deregister after it. */
   readonly deregistered?: boolean;
+  /** The job it runs: when GitHub queued it and when a runner of ours took it (GitHub's clock). */
+  readonly jobQueuedAt?: number | null;
+  readonly jobStartedAt?: number | null;
 }
 
 /** A runner registration to delete later (it was busy, or the request failed). */
@@ -81,6 +84,10 @@ export interface ObservedJob {
   readonly labels: readonly string[];
   readonly runnerName: string | null;
   readonly createdAt: number;
+  /** When a runner took it (GitHub's started_at), when known. */
+  readonly startedAt?: number | null;
+  /** success, failure, cancelled… once completed. */
+  readonly conclusion?: string | null;
 }
 
 /** A self-hosted runner registration as observed on GitHub. */

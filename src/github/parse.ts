@@ -65,6 +65,8 @@ export function parseJob(raw: unknown): ObservedJob {
     ? raw["labels"].filter((l): l is string => typeof l === "string")
     : [];
   const created = typeof raw["created_at"] === "string" ? Date.parse(raw["created_at"]) : NaN;
+  const started = typeof raw["started_at"] === "string" ? Date.parse(raw["started_at"]) : NaN;
+  const conclusion = raw["conclusion"];
   const runnerName = raw["runner_name"];
   return {
     id,
@@ -74,6 +76,8 @@ export function parseJob(raw: unknown): ObservedJob {
     labels,
     runnerName: typeof runnerName === "string" && runnerName ? runnerName : null,
     createdAt: Number.isFinite(created) ? created : 0,
+    startedAt: Number.isFinite(started) ? started : null,
+    conclusion: typeof conclusion === "string" ? conclusion : null,
   };
 }
 

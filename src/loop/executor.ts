@@ -121,8 +121,10 @@ export class Executor {
         return;
       case "destroy":
         try {
+          // What it used is read first: once destroyed, its cgroup or process tree is gone.
+          const usage = backend.usage ? await backend.usage(e.name).catch(() => null) : null;
           await backend.destroy(e.name);
-          report({ type: "destroyed", name: e.name });
+          report({ type: "destroyed", name: e.name, usage });
         } catch (err) {
           report({ type: "destroy-failed", name: e.name, message: describeError(err) });
         }

@@ -2,7 +2,7 @@
  * The core's notes, said outward: one log line each (at the level the note deserves) and, for
  * observers (the demo, tests, the benchmark), a ControllerEvent.
  */
-import type { CleanupReport, Note } from "../core/model.js";
+import type { CleanupReport, JobReport, Note } from "../core/model.js";
 import { subnet } from "../domain/subnets.js";
 import type { DestroyReason } from "../domain/types.js";
 import type { Logger } from "../log.js";
@@ -15,7 +15,15 @@ export type ControllerEvent =
   | { type: "create-failed"; name: string; message: string; at: number }
   | { type: "busy"; name: string; jobId: number | null; at: number }
   | { type: "destroying"; name: string; reason: DestroyReason; at: number }
-  | { type: "destroyed"; name: string; reason: DestroyReason; jobId: number | null; at: number }
+  | {
+      type: "destroyed";
+      name: string;
+      reason: DestroyReason;
+      jobId: number | null;
+      /** The finished job's report, for a container whose runner took one. */
+      job: JobReport | null;
+      at: number;
+    }
   | { type: "state-unwritable"; message: string; at: number }
   | { type: "state-writable"; at: number }
   | { type: "runners-exit-idle"; count: number; at: number }
@@ -70,7 +78,30 @@ export function sayNote(note: Note, log: Logger, at: number): ControllerEvent | 
       return { type: "destroying", name: note.name, reason: note.reason, at };
     case "destroyed":
       log.info("container destroyed", { container: note.name, reason: note.reason });
-      return { type: "destroyed", name: note.name, reason: note.reason, jobId: note.jobId, at };
+      if (note.job) {
+        const j = note.job;
+        log.info("job finished", {
+          job: j.jobId ?? undefined,
+          runner: j.runnerName,
+          container: j.container,
+          queueWaitS: seconds(j.queueWaitMs),
+          startupS: seconds(j.startupMs),
+          durationS: seconds(j.durationMs),
+          cpuS: j.cpuSeconds === null ? undefined : Number(j.cpuSeconds.toFixed(3)),
+          peakMemoryMB:
+            j.peakMemoryBytes === null ? undefined : Number((j.peakMemoryBytes / 1048576).toFixed(1)),
+          conclusion: j.conclusion ?? undefined,
+          reason: j.reason,
+        });
+      }
+      return {
+        type: "destroyed",
+        name: note.name,
+        reason: note.reason,
+        jobId: note.jobId,
+        job: note.job,
+        at,
+      };
     case "destroy-failed":
       log.error("destroying container failed; will retry", {
         container: note.name,
@@ -132,4 +163,8 @@ export function sayNote(note: Note, log: Logger, at: number): ControllerEvent | 
       return { type: "cleanup-finished", complete: r.complete, at, report: r };
     }
   }
+}
+
+function seconds(ms: number | null): number | undefined {
+  return ms === null ? undefined : Number((ms / 1000).toFixed(3));
 }

@@ -171,9 +171,9 @@ export function plan(input: PlanInput): Plan {
     const ours = runnerNameMatcher(config.runnerNamePrefix);
     const runnersByName = new Map<string, ObservedRunner>();
     for (const runner of github.runners) if (ours(runner.name)) runnersByName.set(runner.name, runner);
-    const runningJobByRunner = new Map<string, number>();
+    const runningJobByRunner = new Map<string, ObservedJob>();
     for (const job of github.jobs) {
-      if (job.status === "in_progress" && job.runnerName) runningJobByRunner.set(job.runnerName, job.id);
+      if (job.status === "in_progress" && job.runnerName) runningJobByRunner.set(job.runnerName, job);
     }
 
     // 4a. Phase changes seen on GitHub.
@@ -182,15 +182,19 @@ export function plan(input: PlanInput): Plan {
       const runner = runnersByName.get(r.runnerName);
       const runningJob = runningJobByRunner.get(r.runnerName);
       if (runningJob !== undefined || runner?.busy) {
-        set(
-          withPhase(r, "busy", {
-            busySince: r.busySince ?? now,
-            onlineAt: r.onlineAt ?? now,
-            jobId: runningJob ?? r.jobId,
-            surplusSince: null,
-            runnerId: r.runnerId ?? runner?.id ?? null,
-          }),
-        );
+        const jobTimes =
+          runningJob && (r.jobStartedAt ?? null) === null
+            ? { jobQueuedAt: runningJob.createdAt, jobStartedAt: runningJob.startedAt ?? now }
+            : {};
+        const next = withPhase(r, "busy", {
+          busySince: r.busySince ?? now,
+          onlineAt: r.onlineAt ?? now,
+          jobId: runningJob?.id ?? r.jobId,
+          surplusSince: null,
+          runnerId: r.runnerId ?? runner?.id ?? null,
+          ...jobTimes,
+        });
+        if (differs(next, r)) set(next);
       } else if (runner?.online && r.phase === "starting") {
         set(withPhase(r, "ready", { onlineAt: now, runnerId: r.runnerId ?? runner.id }));
       } else if (!runner && input.githubFresh && r.phase === "ready" && r.runnerId !== null) {
@@ -411,4 +415,11 @@ function newRecord(
     destroyAttempts: 0,
     retryAt: 0,
   };
+}
+
+/** Whether two versions of a record differ in any field (an unchanged record is not saved again). */
+function differs(a: ContainerRecord, b: ContainerRecord): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof ContainerRecord>;
+  for (const k of keys) if (a[k] !== b[k]) return true;
+  return false;
 }
