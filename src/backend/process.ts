@@ -19,7 +19,8 @@ import { DEFAULT_PATH, signalGroup, spawnDetached } from "../exec/exec.js";
 import type { Logger } from "../log.js";
 import { isContainerName } from "../domain/naming.js";
 import type { BackendState } from "../domain/types.js";
-import type { Backend, CreateSpec, RunnerSecret } from "../ports.js";
+import type { Backend, ContainerUsage, CreateSpec, RunnerSecret } from "../ports.js";
+import { ProcessUsage } from "./process-usage.js";
 import { describeFsError, stateUnwritable } from "../util/fs-errors.js";
 import type { Redactor } from "../util/redact.js";
 
@@ -38,6 +39,10 @@ export interface ProcessBackendOptions {
   readonly extraEnv?: Record<string, string>;
   /** Scrubs the command line in errors. Default: the process-wide instance. */
   readonly redactor?: Redactor;
+  /** How often a runner's process tree is sampled for CPU and memory. Default 1 s. */
+  readonly usageSampleMs?: number;
+  /** Where /proc is (tests point it elsewhere). */
+  readonly procRoot?: string;
 }
 
 interface Meta {
@@ -98,8 +103,15 @@ export class ProcessBackend implements Backend {
   /** Set while adopted processes are being watched; aborting it ends the watch. */
   #watching: AbortController | undefined;
 
+  readonly #usage: ProcessUsage;
+
   constructor(options: ProcessBackendOptions) {
     this.#options = options;
+    this.#usage = new ProcessUsage({
+      clock: options.clock,
+      ...(options.procRoot !== undefined ? { procRoot: options.procRoot } : {}),
+      ...(options.usageSampleMs !== undefined ? { everyMs: options.usageSampleMs } : {}),
+    });
   }
 
   #dir(name: string): string {
@@ -170,6 +182,7 @@ export class ProcessBackend implements Backend {
     const meta: Meta = { pid, startTime: procStat(pid)?.startTime ?? "", runnerName: spec.runnerName };
     let discarded = false;
     this.#children.set(spec.name, child);
+    this.#usage.track(spec.name, pid, meta.startTime);
     child.once("exit", (code, sig) => {
       this.#children.delete(spec.name);
       if (discarded) return;
@@ -208,6 +221,7 @@ export class ProcessBackend implements Backend {
     }
     this.#children.delete(name);
     this.#metaCache.delete(name);
+    this.#usage.untrack(name);
     await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 }).catch((e: unknown) =>
       this.#options.log.warn("removing a half-made runner directory failed; destroy removes it later", {
         container: name,
@@ -259,6 +273,7 @@ export class ProcessBackend implements Backend {
   #adopt(name: string, meta: Meta): void {
     if (this.#adopted.has(name)) return;
     this.#adopted.set(name, meta);
+    this.#usage.track(name, meta.pid, meta.startTime);
     if (this.#watching) return;
     const watching = new AbortController();
     this.#watching = watching;
@@ -293,6 +308,7 @@ export class ProcessBackend implements Backend {
     this.#adopted.delete(name);
     this.#children.delete(name);
     this.#metaCache.delete(name);
+    this.#usage.untrack(name);
     try {
       // The exit handler of the process that started the runner may still write exit.json into
       // the directory while it is being removed (ENOTEMPTY): rm retries that.
@@ -321,7 +337,13 @@ export class ProcessBackend implements Backend {
     this.#listeners.push(listener);
   }
 
+  /** CPU and peak memory of the runner's process tree (sampled while it ran; see process-usage.ts). */
+  usage(name: string): Promise<ContainerUsage | null> {
+    return this.#usage.usage(name);
+  }
+
   async close(): Promise<void> {
+    this.#usage.close();
     this.#watching?.abort();
     this.#watching = undefined;
     this.#adopted.clear();
