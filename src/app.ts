@@ -13,6 +13,10 @@ import { GitHubClient } from "./github/client.js";
 import { TokenFile } from "./github/token.js";
 import { closeServer, createHttpServer, listen, type HealthReport } from "./http/server.js";
 import { controlSocketPath, createControlServer, listenControl } from "./http/control.js";
+import { Dashboard } from "./http/dashboard.js";
+import { DASHBOARD_CSP, DASHBOARD_HTML } from "./http/dashboard-page.js";
+import type { DaemonView } from "./http/daemon-view.js";
+import { createMetrics, type Metrics } from "./http/metrics.js";
 import { createLogger, type Logger } from "./log.js";
 import { NixosContainerBackend } from "./backend/nixos-container.js";
 import { ProcessBackend } from "./backend/process.js";
@@ -46,6 +50,10 @@ export interface App {
   readonly http: Server;
   /** The control API on STATE_DIR/control.sock (served while the app holds the STATE_DIR lock). */
   readonly control: Server;
+  /** GET /metrics; `metrics.webhookDelivery(result)` counts webhook deliveries. */
+  readonly metrics: Metrics;
+  /** GET / and GET /events. */
+  readonly dashboard: Dashboard;
   readonly log: Logger;
   /** Load state, take the STATE_DIR lock, listen, start the loop. Returns the HTTP base URL. */
   start(): Promise<string>;
@@ -128,6 +136,9 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     });
   const backend = overrides.backend ?? buildBackend(config, log.child({ component: "backend" }), clock);
   const store = overrides.store ?? new FileStateStore(config.stateDir);
+  /** Who hears the controller's events: the metrics, the dashboard, then the caller's observer. */
+  const observers: ((e: ControllerEvent) => void)[] = [];
+  if (overrides.onEvent) observers.push(overrides.onEvent);
   const controller = new Controller({
     config,
     github,
@@ -135,10 +146,22 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     store,
     clock,
     log,
-    ...(overrides.onEvent ? { onEvent: overrides.onEvent } : {}),
+    onEvent: (e) => {
+      for (const observe of observers) {
+        try {
+          observe(e);
+        } catch (err) {
+          log.error("an event observer failed", { event: e.type, error: describeError(err) });
+        }
+      }
+    },
     ...(overrides.retry ? { retry: overrides.retry } : {}),
   });
   const matcher = new LabelMatcher(config.runnerLabels);
+  const queuedJobs = (): number | null => {
+    const view = controller.lastView();
+    return view ? view.jobs.filter((j) => j.status === "queued" && matcher.matches(j.labels)).length : null;
+  };
   let lock: Lock | null = null;
 
   /** Unhealthy when GitHub has rejected the token, or has been unreachable for this long. */
@@ -215,9 +238,7 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
       backend: config.backend,
       registration: config.registration,
       healthy: health().ok,
-      queued_jobs: view
-        ? view.jobs.filter((j) => j.status === "queued" && matcher.matches(j.labels)).length
-        : null,
+      queued_jobs: queuedJobs(),
       last_poll: view ? new Date(view.startedAt).toISOString() : null,
       github: {
         last_success: h.lastSuccessAt ? new Date(h.lastSuccessAt).toISOString() : null,
@@ -233,7 +254,34 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     };
   };
 
-  const http = createHttpServer({ health, status }, log.child({ component: "http" }));
+  const daemonView: DaemonView = {
+    maxConcurrent: config.maxConcurrent,
+    containers: () => controller.containers(),
+    counters: () => controller.counters,
+    minIdle: () => controller.minIdle,
+    queuedJobs,
+    githubHealth: () => github.health(),
+    githubStats: () => github.stats(),
+    health,
+    now: () => clock.now(),
+  };
+  const metrics = createMetrics(daemonView);
+  const dashboard = new Dashboard({ view: daemonView, clock });
+  observers.unshift(
+    (e) => metrics.observe(e),
+    (e) => dashboard.observe(e),
+  );
+
+  const http = createHttpServer(
+    {
+      health,
+      status,
+      metrics: async () => ({ contentType: metrics.contentType, text: await metrics.render() }),
+      page: { html: DASHBOARD_HTML, csp: DASHBOARD_CSP },
+      events: (req, res) => dashboard.serve(req, res),
+    },
+    log.child({ component: "http" }),
+  );
   const control = createControlServer(
     { cleanupAll: () => controller.cleanupAll() },
     log.child({ component: "control" }),
@@ -246,6 +294,8 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     backend,
     http,
     control,
+    metrics,
+    dashboard,
     log,
     status,
     health,
@@ -284,6 +334,8 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     },
     async stop() {
       log.info("stopping: containers keep running and are adopted at the next start");
+      // Event streams never end by themselves; the listener closes only once they have.
+      dashboard.close();
       const closing = closeServer(http).catch((e: unknown) =>
         log.warn("closing HTTP failed", { error: describeError(e) }),
       );
