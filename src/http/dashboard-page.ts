@@ -26,7 +26,7 @@ section.wide { grid-column:1 / -1; }
 .bar span { display:block; height:100%; }
 .busy { background:var(--busy); } .idle { background:var(--idle); } .starting { background:var(--starting); }
 .creating { background:var(--creating); } .destroying { background:var(--destroying); }
-.legend { display:flex; flex-wrap:wrap; gap:.25rem 1rem; font-size:.9rem; }
+.legend { display:flex; flex-wrap:wrap; gap:.25rem 1rem; font-size:.9rem; margin-bottom:.6rem; }
 .legend i { display:inline-block; width:.7rem; height:.7rem; border-radius:2px; margin-right:.3rem; vertical-align:-.05rem; }
 .big { font-size:1.6rem; font-weight:700; }
 .scroll { overflow-x:auto; }

@@ -140,7 +140,8 @@ export class Dashboard {
       capacity: { max: view.maxConcurrent, minIdle: view.minIdle(), queued: view.queuedJobs(), ...counts },
       containers: records.map((r) => ({
         name: r.name,
-        job: r.jobId ?? r.triggerJobId,
+        // A pool container has no job until it takes one (its trigger is 0).
+        job: r.jobId ?? (r.triggerJobId > 0 ? r.triggerJobId : null),
         state: containerState(r.phase),
         pool: isPoolContainerName(r.name),
         since: r.createdAt,
