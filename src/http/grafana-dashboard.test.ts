@@ -54,7 +54,7 @@ describe("contrib/grafana-dashboard.json", () => {
     const exported = new Set<string>();
     for (const f of families) {
       exported.add(f.name);
-      if (f.type === ("histogram" as typeof f.type))
+      if (String(f.type) === "histogram")
         for (const s of ["_bucket", "_sum", "_count"]) exported.add(f.name + s);
     }
     const used = new Set<string>();
