@@ -157,7 +157,7 @@ export class Dashboard {
   }
 
   /** GET /events. Answers 503 when `maxClients` streams are open already. */
-  serve(req: IncomingMessage, res: ServerResponse): void {
+  serve(_req: IncomingMessage, res: ServerResponse): void {
     const max = this.#opts.maxClients ?? 16;
     if (this.#closed || this.#clients.size >= max) {
       const body =
@@ -188,7 +188,7 @@ export class Dashboard {
     const drop = (): void => {
       this.#clients.delete(client);
     };
-    req.on("close", drop);
+    // The response closes when the stream is ended or the connection goes, whichever first.
     res.on("close", drop);
     res.on("error", drop);
     // The page reconnects after 3 s when a stream ends.
