@@ -95,11 +95,11 @@ describe("sampleProcessTree", () => {
 
 describe("ProcessBackend.usage on a real /proc", () => {
   it("measures a runner whose child burns CPU and memory, and remembers it after the tree exited", async () => {
-    // The runner (sh) starts a child that holds 64 MiB, burns ~0.6 s of CPU, then waits to be told to end.
+    // The runner (sh) starts a child that holds 64 MiB, burns 0.6 s of CPU (its own CPU time, not wall time: the host may be busy), then waits to be told to end.
     const runner = join(dir, "runner.sh");
     await writeFile(
       runner,
-      `#!/bin/sh\n"${process.execPath}" -e 'const b = Buffer.alloc(64 * 1048576, 1); const end = Date.now() + 600; while (Date.now() < end) {} ; require("fs").writeFileSync("burnt", String(b[5])); setInterval(() => { if (require("fs").existsSync("finish")) process.exit(0); }, 20);' &\nwait\n`,
+      `#!/bin/sh\n"${process.execPath}" -e 'const b = Buffer.alloc(64 * 1048576, 1); while (process.cpuUsage().user < 600000) {} ; require("fs").writeFileSync("burnt", String(b[5])); setInterval(() => { if (require("fs").existsSync("finish")) process.exit(0); }, 20);' &\nwait\n`,
     );
     await chmod(runner, 0o755);
     const root = join(dir, "containers");
