@@ -46,6 +46,13 @@ rec {
     stateDir = "/var/lib/runner-controller";
     httpHost = "127.0.0.1";
     httpPort = 8080;
+    webhook = {
+      enable = false;
+      secretFile = null;
+      host = "127.0.0.1";
+      port = 8081;
+      openFirewall = false;
+    };
     githubApiUrl = "https://api.github.com";
     backend = "nixos-container";
     registration = "jit";
@@ -92,6 +99,8 @@ rec {
       STATE_DIR = cfg.stateDir;
       HTTP_HOST = cfg.httpHost;
       HTTP_PORT = toString cfg.httpPort;
+      WEBHOOK_HOST = cfg.webhook.host;
+      WEBHOOK_PORT = toString cfg.webhook.port;
       GITHUB_API_URL = cfg.githubApiUrl;
       BACKEND = cfg.backend;
       REGISTRATION = cfg.registration;
@@ -111,6 +120,7 @@ rec {
     // optionalAttrs (system != null) { CONTAINER_SYSTEM = toString system; }
     # Only a template is evaluated (and only then does the service reference that nixpkgs).
     // optionalAttrs (system == null && c.nixosPath != null) { NIXOS_PATH = toString c.nixosPath; }
+    // optionalAttrs cfg.webhook.enable { WEBHOOK_SECRET_FILE = toString cfg.webhook.secretFile; }
     // optionalAttrs (cfg.runnerCommand != null) { RUNNER_COMMAND = cfg.runnerCommand; }
     // optionalAttrs (cfg.runnerNamePrefix != null) { RUNNER_NAME_PREFIX = cfg.runnerNamePrefix; };
 
@@ -127,6 +137,10 @@ rec {
       flagOk = matches "--[a-z][a-z0-9-]*(=[A-Za-z0-9_@%+=:,./-]*)?";
     in
     [
+      {
+        assertion = !cfg.webhook.enable || cfg.webhook.secretFile != null;
+        message = "${o "webhook.secretFile"} must be set when ${o "webhook.enable"} is true: the file holding the webhook's secret (one secret a line).";
+      }
       {
         assertion = matches "[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}" cfg.repo
           && repoName != "."

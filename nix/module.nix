@@ -155,6 +155,34 @@ in
       description = "HTTP_PORT: the port of the status API.";
     };
 
+    webhook = {
+      enable = mkOption {
+        type = types.bool;
+        default = d.webhook.enable;
+        description = "Webhook mode: react to GitHub's workflow_job webhooks within milliseconds; polling stays as the safety net.";
+      };
+      secretFile = mkOption {
+        type = types.nullOr types.str;
+        default = d.webhook.secretFile;
+        description = "WEBHOOK_SECRET_FILE: the file holding the webhook's secret (one a line; several for rotation). Not in the Nix store: use a secrets manager.";
+      };
+      host = mkOption {
+        type = types.str;
+        default = d.webhook.host;
+        description = "WEBHOOK_HOST: the address the webhook listener binds to. Keep 127.0.0.1 and put services.nginx (with ACME) in front.";
+      };
+      port = mkOption {
+        type = types.port;
+        default = d.webhook.port;
+        description = "WEBHOOK_PORT: the port of the webhook listener (POST /webhook).";
+      };
+      openFirewall = mkOption {
+        type = types.bool;
+        default = d.webhook.openFirewall;
+        description = "Open webhook.port in the firewall (only when GitHub reaches the listener directly, without a reverse proxy).";
+      };
+    };
+
     githubApiUrl = mkOption {
       type = types.str;
       default = d.githubApiUrl;
@@ -364,6 +392,10 @@ in
       "iptable_nat"
       "iptable_filter"
       "nf_tables"
+    ];
+
+    networking.firewall.allowedTCPPorts = lib.mkIf (cfg.webhook.enable && cfg.webhook.openFirewall) [
+      cfg.webhook.port
     ];
 
     networking.nat = lib.mkIf cfg.nat.enable {

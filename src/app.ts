@@ -12,6 +12,8 @@ import { ConfigError, describeError } from "./errors.js";
 import { GitHubClient } from "./github/client.js";
 import { TokenFile } from "./github/token.js";
 import { closeServer, createHttpServer, listen, type HealthReport } from "./http/server.js";
+import { createWebhookListener, type WebhookListener } from "./http/webhook-listener.js";
+import type { WebhookResult } from "./http/webhook.js";
 import { controlSocketPath, createControlServer, listenControl } from "./http/control.js";
 import { createLogger, type Logger } from "./log.js";
 import { NixosContainerBackend } from "./backend/nixos-container.js";
@@ -36,6 +38,8 @@ export interface AppOverrides {
   /** Skip the STATE_DIR lock, and with it the control socket (tests that run a second app on purpose). */
   readonly noLock?: boolean;
   readonly retry?: RetryTiming;
+  /** Told the outcome of every webhook request (metrics, tests). */
+  readonly onWebhookResult?: (result: WebhookResult) => void;
 }
 
 export interface App {
@@ -46,6 +50,10 @@ export interface App {
   readonly http: Server;
   /** The control API on STATE_DIR/control.sock (served while the app holds the STATE_DIR lock). */
   readonly control: Server;
+  /** The webhook listener, in webhook mode (WEBHOOK_SECRET_FILE set). */
+  readonly webhook: WebhookListener | null;
+  /** POST /webhook's URL once started, in webhook mode. */
+  webhookUrl(): string | null;
   readonly log: Logger;
   /** Load state, take the STATE_DIR lock, listen, start the loop. Returns the HTTP base URL. */
   start(): Promise<string>;
@@ -234,6 +242,18 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
   };
 
   const http = createHttpServer({ health, status }, log.child({ component: "http" }));
+  const webhook = config.webhook.secretFile
+    ? createWebhookListener({
+        secretFile: config.webhook.secretFile,
+        host: config.webhook.host,
+        port: config.webhook.port,
+        clock,
+        log: log.child({ component: "webhook" }),
+        onJob: (job) => controller.jobReported(job),
+        ...(overrides.onWebhookResult ? { onResult: overrides.onWebhookResult } : {}),
+      })
+    : null;
+  let webhookUrl: string | null = null;
   const control = createControlServer(
     { cleanupAll: () => controller.cleanupAll() },
     log.child({ component: "control" }),
@@ -249,6 +269,8 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     log,
     status,
     health,
+    webhook,
+    webhookUrl: () => webhookUrl,
     async start() {
       // Everything that can be checked is checked before anything starts.
       token.get();
@@ -266,6 +288,13 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
             throw e;
           });
         }
+        if (webhook) {
+          webhookUrl = await webhook.start().catch(async (e: unknown) => {
+            await closeServer(http);
+            if (control.listening) await closeServer(control);
+            throw e;
+          });
+        }
         controller.start();
         log.info("runner-controller started", {
           repo: config.repo.fullName,
@@ -274,6 +303,7 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
           poll: `${config.pollIntervalMs / 1000}s`,
           backend: config.backend,
           http: url,
+          ...(webhookUrl ? { webhook: webhookUrl } : {}),
         });
         return url;
       } catch (e) {
@@ -293,8 +323,11 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
             log.warn("closing the control socket failed", { error: describeError(e) }),
           )
         : Promise.resolve();
+      const closingWebhook = (webhook?.stop() ?? Promise.resolve()).catch((e: unknown) =>
+        log.warn("closing the webhook listener failed", { error: describeError(e) }),
+      );
       await controller.stop();
-      await Promise.all([closing, closingControl]);
+      await Promise.all([closing, closingControl, closingWebhook]);
       await lock?.release();
       lock = null;
     },

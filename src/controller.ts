@@ -16,6 +16,7 @@ import {
   type CoreEvent,
   type CoreState,
   type Problem,
+  type ReportedJob,
   type RetryPolicy,
 } from "./core/model.js";
 import type { ContainerRecord, ControllerState, GitHubView, PendingDeregistration } from "./domain/types.js";
@@ -54,6 +55,7 @@ export function coreConfigOf(config: Config, retry: RetryTiming = {}): CoreConfi
     poolMaxAgeMs: config.poolMaxAgeMs,
     runnerLabels: config.runnerLabels,
     runnerNamePrefix: config.runnerNamePrefix,
+    repository: config.repo.fullName,
     retry: { ...DEFAULT_RETRY, ...retry },
   };
 }
@@ -106,6 +108,11 @@ export class Controller {
   /** Start polling and acting (after load). */
   start(): void {
     this.#dispatch({ type: "start" });
+  }
+
+  /** A verified `workflow_job` delivery: news newer than the latest poll. */
+  jobReported(job: ReportedJob): void {
+    this.#dispatch({ type: "job-reported", job });
   }
 
   /** Run a round as soon as possible. */

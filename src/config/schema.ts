@@ -68,6 +68,23 @@ export const CONFIG_SCHEMA = {
     nix: null, // pool.maxAge: set by the module (issue 11)
     description: "Seconds an idle pool runner is kept before it is replaced by a fresh one",
   }),
+  webhook: {
+    secretFile: optional("WEBHOOK_SECRET_FILE", filePath, {
+      nix: "webhook.secretFile",
+      description:
+        "Turns webhook mode on: a file holding the `workflow_job` webhook's secret (several lines = several accepted secrets, for rotation). Re-read when it changes; never logged",
+    }),
+    host: variable("WEBHOOK_HOST", host, {
+      default: "127.0.0.1",
+      nix: "webhook.host",
+      description: "Address the webhook listener (`POST /webhook`) binds to; put a reverse proxy with TLS in front",
+    }),
+    port: variable("WEBHOOK_PORT", integer(0, 65535), {
+      default: "8081",
+      nix: "webhook.port",
+      description: "Port of the webhook listener (its own, separate from the status API; `0` picks a free one)",
+    }),
+  },
   pollIntervalMs: variable("POLL_INTERVAL", seconds(0.05, 3600), {
     default: "10",
     nix: "pollInterval",

@@ -31,6 +31,12 @@ export interface Config {
   readonly repo: { readonly owner: string; readonly name: string; readonly fullName: string };
   readonly tokenFile: string;
   readonly maxConcurrent: number;
+  /** Webhook mode: on when secretFile is set. */
+  readonly webhook: {
+    readonly secretFile: string | undefined;
+    readonly host: string;
+    readonly port: number;
+  };
   /** Warm pool size (MIN_IDLE); at most maxConcurrent. */
   readonly minIdle: number;
   readonly poolMaxAgeMs: number;

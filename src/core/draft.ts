@@ -38,6 +38,7 @@ export class Draft {
   cleanup: CleanupState | null;
   idleExits: IdleExits;
   minIdle: number;
+  reportedJobs: CoreState["reportedJobs"];
   mode: CoreState["mode"];
   startedAt: number;
   /** Container names whose create was cancelled for the startup timeout. */
@@ -65,6 +66,7 @@ export class Draft {
     this.cleanup = state.cleanup;
     this.idleExits = state.idleExits;
     this.minIdle = state.minIdle;
+    this.reportedJobs = state.reportedJobs;
     this.mode = state.mode;
     this.startedAt = state.startedAt;
     this.cancelled = new Set(state.cancelled);
@@ -178,6 +180,7 @@ export class Draft {
       cleanup: this.cleanup,
       idleExits: this.idleExits,
       minIdle: this.minIdle,
+      reportedJobs: this.reportedJobs,
       mode: this.mode,
       startedAt: this.startedAt,
       cancelled: this.cancelled,

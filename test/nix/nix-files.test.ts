@@ -143,6 +143,7 @@ describe.skipIf(!hasNix)("Nix files", () => {
           repo = "o/r"; tokenFile = "/run/t"; runnerCommand = "/opt/run.sh"; runnerNamePrefix = "ci";
           nat = { enable = true; externalInterface = "eth0"; };
           container = l.defaults.container // { nixosPath = "/nix/store/00000000000000000000000000000000-source/nixos"; };
+          webhook = l.defaults.webhook // { enable = true; secretFile = "/run/secrets/webhook"; };
         };
       in l.toEnv cfg null // l.toEnv cfg "/nix/store/00000000000000000000000000000000-system"`);
     const variables = moduleVariables();
