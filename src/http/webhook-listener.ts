@@ -50,7 +50,14 @@ export function createWebhookListener(opts: WebhookListenerOptions): WebhookList
     secrets,
     clock: opts.clock,
     log: opts.log,
-    onWorkflowJob: (delivery) => opts.onJob(reportedJobOf(delivery), delivery),
+    onWorkflowJob: (delivery) => {
+      opts.log.debug("workflow_job delivery", {
+        job: delivery.job.id,
+        action: delivery.action,
+        delivery: delivery.deliveryId,
+      });
+      opts.onJob(reportedJobOf(delivery), delivery);
+    },
     ...(opts.onResult ? { onResult: opts.onResult } : {}),
   });
   return {
