@@ -93,8 +93,12 @@ function apply(d: Draft, event: CoreEvent): void {
       startCleanup(d);
       return;
     case "job-reported":
-      // News newer than the latest poll: plan at once (the poll stays the safety net).
-      if (jobReported(d, event.job)) d.wantRound();
+      // News newer than the latest poll: plan at once, without waiting for the backend's listing
+      // (a plan without one leaves everything the listing decides — ended containers, orphans —
+      // to the full round that follows); the poll stays the safety net.
+      if (!jobReported(d, event.job)) return;
+      if (d.mode === "running" && !d.cleanup) planRound(d, null);
+      d.wantRound();
       return;
     case "pool-set": {
       const before = d.minIdle;
