@@ -87,6 +87,10 @@ export class Controller {
       redactor: deps.redactor ?? sharedRedactor,
       report: (e) => this.#dispatch(e),
     });
+    deps.backend.onJobStarted?.((name) => {
+      this.#log.debug("runner started its job", { container: name });
+      this.#dispatch({ type: "job-started", name });
+    });
     deps.backend.onStopped((name) => {
       this.#log.debug("container stopped", { container: name });
       this.#dispatch({ type: "wake" });

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { ControllerError, describeError } from "../errors.js";
 import { DEFAULT_PATH, signalGroup, spawnDetached } from "../exec/exec.js";
+import { watchJobStart, type JobStartWatch } from "./job-start-watch.js";
 import type { Logger } from "../log.js";
 import { isContainerName } from "../domain/naming.js";
 import type { BackendState } from "../domain/types.js";
@@ -94,6 +95,9 @@ export class ProcessBackend implements Backend {
   readonly #options: ProcessBackendOptions;
   readonly #children = new Map<string, ChildProcess>();
   readonly #listeners: ((name: string) => void)[] = [];
+  readonly #jobListeners: ((name: string) => void)[] = [];
+  /** Watches of runners' logs for the moment they take their job. */
+  readonly #jobWatches = new Map<string, JobStartWatch>();
   readonly #adopted = new Map<string, Meta>();
   /** Set while adopted processes are being watched; aborting it ends the watch. */
   #watching: AbortController | undefined;
@@ -112,11 +116,15 @@ export class ProcessBackend implements Backend {
   }
 
   #notify(name: string): void {
-    for (const listener of this.#listeners) {
+    this.#tell(this.#listeners, name);
+  }
+
+  #tell(listeners: readonly ((name: string) => void)[], name: string): void {
+    for (const listener of listeners) {
       try {
         listener(name);
       } catch (e) {
-        this.#options.log.error("a stop listener failed", { container: name, error: describeError(e) });
+        this.#options.log.error("a listener failed", { container: name, error: describeError(e) });
       }
     }
   }
@@ -170,8 +178,14 @@ export class ProcessBackend implements Backend {
     const meta: Meta = { pid, startTime: procStat(pid)?.startTime ?? "", runnerName: spec.runnerName };
     let discarded = false;
     this.#children.set(spec.name, child);
+    this.#jobWatches.set(
+      spec.name,
+      watchJobStart(join(dir, "runner.log"), () => this.#tell(this.#jobListeners, spec.name)),
+    );
     child.once("exit", (code, sig) => {
       this.#children.delete(spec.name);
+      this.#jobWatches.get(spec.name)?.close();
+      this.#jobWatches.delete(spec.name);
       if (discarded) return;
       this.#options.log.debug("runner process exited", { container: spec.name, code, signal: sig });
       // Only a record for people; the directory may be gone or unwritable.
@@ -321,7 +335,14 @@ export class ProcessBackend implements Backend {
     this.#listeners.push(listener);
   }
 
+  /** The runner wrote that it is running its job (see job-start-watch.ts). */
+  onJobStarted(listener: (name: string) => void): void {
+    this.#jobListeners.push(listener);
+  }
+
   async close(): Promise<void> {
+    for (const w of this.#jobWatches.values()) w.close();
+    this.#jobWatches.clear();
     this.#watching?.abort();
     this.#watching = undefined;
     this.#adopted.clear();

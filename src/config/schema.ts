@@ -77,12 +77,14 @@ export const CONFIG_SCHEMA = {
     host: variable("WEBHOOK_HOST", host, {
       default: "127.0.0.1",
       nix: "webhook.host",
-      description: "Address the webhook listener (`POST /webhook`) binds to; put a reverse proxy with TLS in front",
+      description:
+        "Address the webhook listener (`POST /webhook`) binds to; put a reverse proxy with TLS in front",
     }),
     port: variable("WEBHOOK_PORT", integer(0, 65535), {
       default: "8081",
       nix: "webhook.port",
-      description: "Port of the webhook listener (its own, separate from the status API; `0` picks a free one)",
+      description:
+        "Port of the webhook listener (its own, separate from the status API; `0` picks a free one)",
     }),
   },
   pollIntervalMs: variable("POLL_INTERVAL", seconds(0.05, 3600), {

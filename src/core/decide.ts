@@ -13,6 +13,7 @@ import { LIST_KEY, PERSIST_KEY, POLL_KEY, RUNNERS_KEY } from "./model.js";
 import { maybeStartRound, planRound } from "./round.js";
 import {
   onCreated,
+  onJobStarted,
   onCreateFailed,
   onCreateStarted,
   onDeregistered,
@@ -100,6 +101,8 @@ function apply(d: Draft, event: CoreEvent): void {
       if (d.mode === "running" && !d.cleanup) planRound(d, null);
       d.wantRound();
       return;
+    case "job-started":
+      return onJobStarted(d, event.name);
     case "pool-set": {
       const before = d.minIdle;
       d.setMinIdle(Math.max(0, Math.min(event.minIdle, d.config.maxConcurrent)));

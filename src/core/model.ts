@@ -189,6 +189,8 @@ export type CoreEvent =
   | { readonly type: "tick" }
   /** Something changed outside (a container stopped): a round is wanted. */
   | { readonly type: "wake" }
+  /** A container's runner said it started its job (before any poll can show it). */
+  | { readonly type: "job-started"; readonly name: string }
   | { readonly type: "stop" }
   | { readonly type: "cleanup-requested" }
   /** A `workflow_job` webhook delivery (already verified and parsed by the listener). */

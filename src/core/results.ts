@@ -23,6 +23,16 @@ export function onRunnerRegistered(d: Draft, name: string, runnerId: number | nu
   d.patchRecord(name, (r) => ({ ...r, runnerId, registeredAt: d.now }));
 }
 
+/** The runner took its job: busy now (the poll will say which job); a pool is refilled at once. */
+export function onJobStarted(d: Draft, name: string): void {
+  const r = d.records.get(name);
+  if (!r || (r.phase !== "starting" && r.phase !== "ready")) return;
+  d.setRecord({ ...r, phase: "busy", busySince: d.now, onlineAt: r.onlineAt ?? d.now, surplusSince: null });
+  d.note({ type: "busy", name, jobId: r.jobId });
+  runnerWorked(d);
+  d.wantRound();
+}
+
 export function onCreated(d: Draft, name: string): void {
   d.release(name);
   d.cancelled.delete(name);
