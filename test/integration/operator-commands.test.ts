@@ -85,7 +85,11 @@ describe("runner-status", () => {
       /^daemon +http:\/\/127\.0\.0\.1:\d+ +running, healthy, up \d+s, serving octo-org\/octo-repo$/m,
     );
     expect(r.stdout).toMatch(/^containers +1 of 1; 0 matching job\(s\) queued; polling every 0\.25 s/m);
-    expect(r.stdout).toMatch(new RegExp(`^ +${name} +busy +${job.id} +\\d+s +test-${name}$`, "m"));
+    expect(r.stdout).toMatch(
+      /^pool +min idle 0 \(no warm pool; .*pool set N.*\); 0 idle, 0 starting, 1 busy$/m,
+    );
+    expect(r.stdout).toMatch(/^ +CONTAINER +STATE +KIND +JOB +RUNNING +RUNNER$/m);
+    expect(r.stdout).toMatch(new RegExp(`^ +${name} +busy +job +${job.id} +\\d+s +test-${name}$`, "m"));
     expect(r.stdout).toMatch(/GitHub +octo-org\/octo-repo: 1 runner named test-j…/);
     expect(r.stdout).toMatch(
       new RegExp(`^ +test-${name} +online +yes +${name} +self-hosted,nix,Linux,X64$`, "m"),
@@ -310,7 +314,13 @@ describe("cleanup-all-containers", () => {
 
     for (const pid of pids.values()) expect(isAlive(pid)).toBe(false);
     expect(readdirSync(join(world.stateDir, "containers"))).toEqual([]);
-    expect(readStateSync(world.stateDir)).toEqual({ version: 1, containers: [], deregistrations: [] });
+    // Cleared but for the warm pool's size, which is a setting, not a container.
+    expect(readStateSync(world.stateDir)).toEqual({
+      version: 1,
+      minIdle: 0,
+      containers: [],
+      deregistrations: [],
+    });
     expect(existsSync(join(world.stateDir, "lock"))).toBe(false);
     expect(
       world.sim.model
