@@ -19,7 +19,8 @@ const USAGE = `runner-controller — on-demand, ephemeral GitHub Actions runners
 
 Usage:
   runner-controller serve              run the daemon (configured by environment variables, see README)
-  runner-controller demo               run a self-contained demo on the embedded GitHub simulator
+  runner-controller demo [--pool N]    run a self-contained demo on the embedded GitHub simulator
+                                       (--pool N: with a warm pool of N idle runners)
   runner-controller simulate [--host H] [--port P] [--repo OWNER/REPO] [--token T]
                              [--advertise-host A] [--webhook URL --webhook-secret-file F]
                                        run the GitHub simulator on its own (default 127.0.0.1:8090);
@@ -202,14 +203,23 @@ async function main(argv: string[]): Promise<number> {
       }
       // Each command loads only what it needs (the daemon's memory footprint matters).
       return (await import("./serve.js")).serve(loadConfig(process.env), redactor);
-    case "demo":
+    case "demo": {
       if (rest.includes("--help")) {
         out(
-          "runner-controller demo — simulator + daemon + process backend, about 20 seconds; exits 0 when all went well",
+          "runner-controller demo [--pool N] — simulator + daemon + process backend, about 20 seconds; exits 0 when all went well\n" +
+            "  --pool N   a warm pool of N idle runners (MIN_IDLE=N, 1 to 20): jobs picked up at once, the pool refilling",
         );
         return 0;
       }
-      return (await import("./demo.js")).demo();
+      const args = [...rest];
+      const poolRaw = flag(args, "--pool", "");
+      if (args.length) throw new UsageError(`unknown argument ${args[0]}`);
+      if (poolRaw === "") return (await import("./demo.js")).demo();
+      const pool = Number(poolRaw);
+      if (!/^[0-9]+$/.test(poolRaw) || pool < 1 || pool > 20)
+        throw new UsageError(`--pool ${poolRaw}: the pool size must be a whole number from 1 to 20`);
+      return (await import("./demo-pool.js")).demoPool({ pool });
+    }
     case "simulate": {
       if (rest.includes("--help")) {
         out(USAGE);
