@@ -43,6 +43,12 @@ export async function pool(stateDir: string, opts: PoolOptions, io: Io): Promise
     return 0;
   }
 
+  if (opts.set > before.body.max_concurrent) {
+    io.err(
+      `${io.program}: pool set ${opts.set}: the pool size must be from 0 to MAX_CONCURRENT (${before.body.max_concurrent}); pool and busy containers together never exceed it`,
+    );
+    return 2;
+  }
   const after = await controlRequest(socket, "POST", "/pool", { min_idle: opts.set });
   if (!after.reached) return daemonDown(stateDir, socket, after.why, opts, io);
   if (after.status === 400) {
@@ -69,7 +75,7 @@ function print(report: PoolReport, io: Io): void {
   const size =
     report.min_idle === 0
       ? "0 (no warm pool: containers are made when jobs are queued)"
-      : `${report.min_idle} idle runner${report.min_idle === 1 ? "" : "s"} kept ready`;
+      : `${report.min_idle} (${report.min_idle} idle runner${report.min_idle === 1 ? "" : "s"} kept ready)`;
   io.out(`pool        min idle ${size}; at most ${report.max_concurrent} containers in all`);
   io.out(`containers  ${report.idle} idle, ${report.starting} starting, ${report.busy} busy`);
   if (report.pool_containers.length === 0) return;
