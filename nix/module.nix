@@ -66,6 +66,15 @@ let
 
   environment = rc.toEnv cfg cfg.container.system // cfg.extraEnvironment;
 
+  # pool.schedule's timers and the oneshot services they start.
+  poolUnits = rc.poolUnits {
+    inherit cfg;
+    command = "${cfg.package}/bin/runner-controller";
+    environment = {
+      inherit (environment) STATE_DIR;
+    };
+  };
+
   # The operator commands with the service's environment (it holds no secret: the token is a
   # path), so `runner-status` and friends work from any root shell.
   helper =
@@ -86,6 +95,8 @@ let
         fi
       '';
   helpers = map helper [
+    # `runner-controller pool` and `pool set` find the daemon's socket through STATE_DIR.
+    "runner-controller"
     "runner-status"
     "cleanup-github-runners"
     "cleanup-all-containers"
@@ -124,6 +135,11 @@ in
       type = types.ints.between 1 100;
       default = d.maxConcurrent;
       description = "MAX_CONCURRENT: job containers at once.";
+    };
+
+    pool = import ./pool-options.nix {
+      inherit lib;
+      defaults = d.pool;
     };
 
     pollInterval = seconds d.pollInterval "POLL_INTERVAL: seconds between polls of GitHub (decimals allowed).";
@@ -413,28 +429,32 @@ in
 
     systemd.tmpfiles.rules = [ "d ${cfg.stateDir} 0700 root root - -" ];
 
-    systemd.services.runner-controller = {
-      description = "runner-controller: ephemeral GitHub Actions runners in NixOS containers";
-      wantedBy = [ "multi-user.target" ];
-      wants = [ "network-online.target" ];
-      after = [ "network-online.target" ];
-      path = toolPath;
-      # Two malloc arenas: a daemon that mostly waits does not need one per thread, and they cost
-      # resident memory (together with the --optimize-for-size the executable passes to Node, the
-      # burst benchmark's peak RSS went from 161 to ~90 MB; see README "Performance").
-      environment = { MALLOC_ARENA_MAX = "2"; } // environment;
-      serviceConfig = {
-        ExecStart = "${cfg.package}/bin/runner-controller serve";
-        Restart = "on-failure";
-        RestartSec = "5s";
-        # Stop (and on upgrades, restart) only the daemon. Job containers are units of their
-        # own (container@NAME) and keep running; the process backend's runners share this
-        # cgroup, so the default KillMode=control-group would kill them. A new daemon adopts
-        # whatever runs.
-        KillMode = "process";
-        # Containers are root's business: nixos-container writes /etc, /var/lib and profiles.
-        User = "root";
-        UMask = "0077";
+    systemd.timers = poolUnits.timers;
+
+    systemd.services = poolUnits.services // {
+      runner-controller = {
+        description = "runner-controller: ephemeral GitHub Actions runners in NixOS containers";
+        wantedBy = [ "multi-user.target" ];
+        wants = [ "network-online.target" ];
+        after = [ "network-online.target" ];
+        path = toolPath;
+        # Two malloc arenas: a daemon that mostly waits does not need one per thread, and they cost
+        # resident memory (together with the --optimize-for-size the executable passes to Node, the
+        # burst benchmark's peak RSS went from 161 to ~90 MB; see README "Performance").
+        environment = { MALLOC_ARENA_MAX = "2"; } // environment;
+        serviceConfig = {
+          ExecStart = "${cfg.package}/bin/runner-controller serve";
+          Restart = "on-failure";
+          RestartSec = "5s";
+          # Stop (and on upgrades, restart) only the daemon. Job containers are units of their
+          # own (container@NAME) and keep running; the process backend's runners share this
+          # cgroup, so the default KillMode=control-group would kill them. A new daemon adopts
+          # whatever runs.
+          KillMode = "process";
+          # Containers are root's business: nixos-container writes /etc, /var/lib and profiles.
+          User = "root";
+          UMask = "0077";
+        };
       };
     };
   };

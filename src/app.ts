@@ -15,6 +15,7 @@ import { closeServer, createHttpServer, listen, type HealthReport } from "./http
 import { createWebhookListener, type WebhookListener } from "./http/webhook-listener.js";
 import type { WebhookResult } from "./http/webhook.js";
 import { controlSocketPath, createControlServer, listenControl } from "./http/control.js";
+import { containerState, poolReport, type PoolReport } from "./http/pool-report.js";
 import { createLogger, type Logger } from "./log.js";
 import { NixosContainerBackend } from "./backend/nixos-container.js";
 import { ProcessBackend } from "./backend/process.js";
@@ -205,7 +206,7 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
         job_id: r.jobId ?? r.triggerJobId,
         running_seconds: Math.max(0, Math.round((now - r.createdAt) / 1000)),
         phase: r.phase,
-        state: r.phase === "ready" ? "idle" : r.phase,
+        state: containerState(r.phase),
         pool: isPoolContainerName(r.name),
         runner_name: r.runnerName,
         subnet: subnet(r.subnet).cidr,
@@ -254,9 +255,19 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
       })
     : null;
   let webhookUrl: string | null = null;
+  const pool = (): PoolReport =>
+    poolReport(controller.containers(), controller.minIdle, config.maxConcurrent, clock.now());
   const control = createControlServer(
-    { cleanupAll: () => controller.cleanupAll() },
+    {
+      cleanupAll: () => controller.cleanupAll(),
+      pool,
+      setPool: async (minIdle) => {
+        await controller.setMinIdle(minIdle);
+        return pool();
+      },
+    },
     log.child({ component: "control" }),
+    clock,
   );
 
   return {

@@ -228,7 +228,7 @@ export class Controller {
   }
 
   snapshotState(): ControllerState {
-    return { version: 1, ...durableRecords(this.#state) };
+    return { version: 1, ...durableRecords(this.#state, this.#coreConfig) };
   }
 
   get counters(): Readonly<ControllerCounters> {

@@ -59,13 +59,13 @@ export const CONFIG_SCHEMA = {
   }),
   minIdle: variable("MIN_IDLE", integer(0, 100), {
     default: "0",
-    nix: null, // pool.minIdle: set by the module (issue 11)
+    nix: "pool.minIdle",
     description:
       "Warm pool: idle runners kept registered and online, ready for any matching job (each still takes one job); at most `MAX_CONCURRENT`. Changed at run time with `runner-controller pool set N`",
   }),
   poolMaxAgeMs: variable("POOL_MAX_AGE", seconds(60, 30 * 86400), {
     default: "43200",
-    nix: null, // pool.maxAge: set by the module (issue 11)
+    nix: "pool.maxAge",
     description: "Seconds an idle pool runner is kept before it is replaced by a fresh one",
   }),
   webhook: {

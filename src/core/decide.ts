@@ -44,8 +44,14 @@ export function initialState(
     cleanup: null,
     idleExits: { pending: new Map(), streak: 0, halted: null },
     reportedJobs: new Map(),
-    // A size set at run time survives restarts, within today's MAX_CONCURRENT.
-    minIdle: Math.min(saved.minIdle ?? config.minIdle, config.maxConcurrent),
+    // A size set at run time survives restarts (within today's MAX_CONCURRENT) — unless MIN_IDLE
+    // itself was changed since: then the new configuration is what the operator wants.
+    minIdle: Math.min(
+      saved.minIdle !== undefined && (saved.minIdleConfigured ?? config.minIdle) === config.minIdle
+        ? saved.minIdle
+        : config.minIdle,
+      config.maxConcurrent,
+    ),
     mode: "loaded",
     startedAt: 0,
     cancelled: new Set(),

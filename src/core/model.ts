@@ -342,13 +342,18 @@ export interface Decision {
 }
 
 /** The persisted part of the state, as the store saves it. */
-export function durableRecords(state: CoreState): {
+export function durableRecords(
+  state: CoreState,
+  config: Pick<CoreConfig, "minIdle">,
+): {
   minIdle: number;
+  minIdleConfigured: number;
   containers: ContainerRecord[];
   deregistrations: PendingDeregistration[];
 } {
   return {
     minIdle: state.minIdle,
+    minIdleConfigured: config.minIdle,
     containers: [...state.records.values()],
     deregistrations: [...state.deregistrations.values()],
   };
