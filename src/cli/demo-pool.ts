@@ -15,10 +15,13 @@ import { isPoolContainerName } from "../domain/naming.js";
 import { createLogger } from "../log.js";
 import type { SimEvent, SimJob } from "../sim/model.js";
 import { startSimulator } from "../sim/server.js";
+import { attachSimWebhooks } from "../sim/webhooks/deliverer.js";
 import { SIM_RUNNER_PATH } from "../util/paths.js";
 
 export interface PoolDemoOptions {
   readonly pool: number;
+  /** Webhook mode: the simulator delivers signed workflow_job webhooks; polling every 60 s. */
+  readonly webhooks?: boolean;
   readonly out?: (line: string) => void;
   /** Give up after this long. Default 60 s. */
   readonly deadlineMs?: number;
@@ -26,6 +29,7 @@ export interface PoolDemoOptions {
 
 const LABELS = "self-hosted,ci,nix,x64,Linux";
 const POLL_SECONDS = 5;
+const WEBHOOK_POLL_SECONDS = 60;
 /** A pickup slower than this did not come from a runner that was already waiting. */
 const AT_ONCE_MS = 1000;
 
@@ -51,7 +55,12 @@ export async function demoPool(opts: PoolDemoOptions): Promise<number> {
   const tokenFile = join(dir, "token");
   await writeFile(tokenFile, token + "\n", { mode: 0o600 });
   const sim = await startSimulator({ tokens: [token], onlineGraceMs: 3000 });
-  const maxConcurrent = Math.min(100, opts.pool + 2);
+  // Room for the three one-at-a-time jobs that overlap when no pool runner is waiting for them.
+  const maxConcurrent = Math.min(100, opts.pool + (opts.pool === 0 ? 3 : 2));
+  const pollSeconds = opts.webhooks ? WEBHOOK_POLL_SECONDS : POLL_SECONDS;
+  const secretFile = join(dir, "webhook-secret");
+  if (opts.webhooks)
+    await writeFile(secretFile, `demo-${Math.random().toString(36).slice(2)}\n`, { mode: 0o600 });
   const config = loadConfig({
     GITHUB_REPO: sim.fullName,
     GITHUB_TOKEN_FILE: tokenFile,
@@ -62,7 +71,8 @@ export async function demoPool(opts: PoolDemoOptions): Promise<number> {
     RUNNER_LABELS: LABELS,
     MAX_CONCURRENT: String(maxConcurrent),
     MIN_IDLE: String(opts.pool),
-    POLL_INTERVAL: String(POLL_SECONDS),
+    POLL_INTERVAL: String(pollSeconds),
+    ...(opts.webhooks ? { WEBHOOK_SECRET_FILE: secretFile, WEBHOOK_PORT: "0" } : {}),
     STATE_DIR: join(dir, "state"),
     HTTP_PORT: "0",
     GITHUB_WRITE_INTERVAL: "0.05",
@@ -112,11 +122,22 @@ export async function demoPool(opts: PoolDemoOptions): Promise<number> {
   });
 
   const url = await app.start();
-  out(`runner-controller demo --pool ${opts.pool} — the warm pool; everything runs locally`);
+  const webhookUrl = app.webhookUrl();
+  const hooks = webhookUrl
+    ? attachSimWebhooks(sim.model, {
+        ref: { owner: sim.owner, repo: sim.repo, baseUrl: sim.url },
+        targets: [{ url: webhookUrl, secretFile }],
+      })
+    : null;
+  const title = opts.webhooks
+    ? `--webhooks${opts.pool > 0 ? ` --pool ${opts.pool}` : ""} — webhook mode${opts.pool > 0 ? " with a warm pool" : ""}`
+    : `--pool ${opts.pool} — the warm pool`;
+  out(`runner-controller demo ${title}; everything runs locally`);
   out(`  GitHub simulator  ${sim.url}   repository ${sim.fullName}`);
   out(`  controller        ${url}/status`);
+  if (webhookUrl) out(`  webhooks          signed workflow_job deliveries to ${webhookUrl}`);
   out(
-    `  warm pool         ${opts.pool} idle runners (MIN_IDLE=${opts.pool}); at most ${maxConcurrent} containers; polling every ${POLL_SECONDS} s`,
+    `  warm pool         ${opts.pool} idle runners (MIN_IDLE=${opts.pool}); at most ${maxConcurrent} containers; polling every ${pollSeconds} s`,
   );
   out("");
 
@@ -149,6 +170,7 @@ export async function demoPool(opts: PoolDemoOptions): Promise<number> {
   await app.controller.setMinIdle(0);
   const drained = await until(() => app.controller.containers().length === 0);
 
+  hooks?.detach();
   await app.stop();
   const stats = sim.stats;
   await sim.stop();
@@ -166,7 +188,8 @@ export async function demoPool(opts: PoolDemoOptions): Promise<number> {
   const served = jobs.filter((j) => j.status === "completed" && j.conclusion === "success").length;
   const singlesAtOnce = pickups
     .filter((p) => p.job.name.startsWith("single-"))
-    .every((p) => p.delayMs < AT_ONCE_MS && p.waiting);
+    // With a pool, a waiting runner takes each; with webhooks and no pool, a container made at once.
+    .every((p) => p.delayMs < AT_ONCE_MS && (p.waiting || opts.pool === 0));
   out("");
   out("summary");
   out("  job        queued → picked up  runner");
@@ -180,7 +203,7 @@ export async function demoPool(opts: PoolDemoOptions): Promise<number> {
     "jobs served",
     `${served}/${jobs.length}, each by a container of its own${twice ? ` (${twice} ran twice!)` : ""}`,
   );
-  row("picked up by waiting runners", `${spread(true)}  (a poll comes every ${POLL_SECONDS} s)`);
+  row("picked up by waiting runners", `${spread(true)}  (a poll comes every ${pollSeconds} s)`);
   row("picked up by runners started later", spread(false));
   row("containers created", `${created}; peak ${peak} (limit ${maxConcurrent})`);
   row("GitHub API requests", `${stats.total} sent, ${stats.counted} counted against the rate limit`);

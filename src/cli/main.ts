@@ -19,7 +19,8 @@ const USAGE = `runner-controller — on-demand, ephemeral GitHub Actions runners
 
 Usage:
   runner-controller serve              run the daemon (configured by environment variables, see README)
-  runner-controller demo [--pool N]    run a self-contained demo on the embedded GitHub simulator
+  runner-controller demo [--pool N] [--webhooks]
+                                       run a self-contained demo on the embedded GitHub simulator
                                        (--pool N: with a warm pool of N idle runners)
   runner-controller simulate [--host H] [--port P] [--repo OWNER/REPO] [--token T]
                              [--advertise-host A] [--webhook URL --webhook-secret-file F]
@@ -206,19 +207,22 @@ async function main(argv: string[]): Promise<number> {
     case "demo": {
       if (rest.includes("--help")) {
         out(
-          "runner-controller demo [--pool N] — simulator + daemon + process backend, about 20 seconds; exits 0 when all went well\n" +
-            "  --pool N   a warm pool of N idle runners (MIN_IDLE=N, 1 to 20): jobs picked up at once, the pool refilling",
+          "runner-controller demo [--pool N] [--webhooks] — simulator + daemon + process backend, about 20 seconds; exits 0 when all went well\n" +
+            "  --pool N     a warm pool of N idle runners (MIN_IDLE=N, 1 to 20): jobs picked up at once, the pool refilling\n" +
+            "  --webhooks   webhook mode: the simulator sends signed workflow_job webhooks, polling only every 60 s",
         );
         return 0;
       }
       const args = [...rest];
-      const poolRaw = flag(args, "--pool", "");
+      const webhooks = args.includes("--webhooks");
+      if (webhooks) args.splice(args.indexOf("--webhooks"), 1);
+      const poolRaw = flag(args, "--pool", webhooks ? "0" : "");
       if (args.length) throw new UsageError(`unknown argument ${args[0]}`);
       if (poolRaw === "") return (await import("./demo.js")).demo();
       const pool = Number(poolRaw);
-      if (!/^[0-9]+$/.test(poolRaw) || pool < 1 || pool > 20)
+      if (!/^[0-9]+$/.test(poolRaw) || pool < (webhooks ? 0 : 1) || pool > 20)
         throw new UsageError(`--pool ${poolRaw}: the pool size must be a whole number from 1 to 20`);
-      return (await import("./demo-pool.js")).demoPool({ pool });
+      return (await import("./demo-pool.js")).demoPool({ pool, webhooks });
     }
     case "simulate": {
       if (rest.includes("--help")) {
