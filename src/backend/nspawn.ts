@@ -70,6 +70,11 @@ interface Meta extends ProcessRef {
   readonly pidNamespace?: string;
 }
 
+/** A container runs while nspawn or its init does (with --console=pipe the container outlives a killed nspawn). */
+function isUp(meta: Meta): boolean {
+  return isRunning(meta) || (meta.init !== undefined && isRunning(meta.init));
+}
+
 export class NspawnBackend implements Backend {
   readonly kind = "nspawn" as const;
   readonly #o: NspawnBackendOptions;
@@ -235,6 +240,15 @@ export class NspawnBackend implements Backend {
         await configureVeth(this.#run, spec.name, init.pid, spec.subnet);
         if (!this.#o.nspawn.boot) await writeFile(join(dir, "private", "network-ready"), "");
       }
+      if (!this.#o.nspawn.boot) {
+        // The payload's entry runs: the container is up.
+        const started = join(dir, "private", "started");
+        await settle(this.#o.clock, this.#o.startTimeoutMs ?? 60_000, signal, () => {
+          if (existsSync(started)) return true;
+          if (exited) throw new Error("nspawn exited");
+          return null;
+        });
+      }
     } catch (e) {
       if (signal.aborted) return fail(signal.reason);
       const tail = await readOutputTail(join(dir, "output.log"));
@@ -288,7 +302,7 @@ export class NspawnBackend implements Backend {
         continue;
       }
       const meta = await this.#meta(name);
-      const alive = meta !== null && isRunning(meta);
+      const alive = meta !== null && isUp(meta);
       out.set(name, alive ? "running" : "stopped");
       if (alive && meta) this.#adopt(name, meta);
     }
@@ -311,7 +325,7 @@ export class NspawnBackend implements Backend {
       await this.#o.clock.sleep(this.#o.watchIntervalMs ?? 500, stop);
       if (stop.aborted) break;
       for (const [name, meta] of this.#adopted) {
-        if (!isRunning(meta)) {
+        if (!isUp(meta)) {
           this.#adopted.delete(name);
           this.#notify(name);
         }

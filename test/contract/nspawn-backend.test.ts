@@ -4,7 +4,7 @@
  * overlay. The stand-in runner lives in a directory bound read-only into the container and keeps
  * its files in the container's /root, which the test reads through /proc/PID/root.
  */
-import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "vitest";
@@ -12,7 +12,7 @@ import { NspawnBackend } from "../../src/backend/nspawn.js";
 import { systemClock } from "../../src/clock.js";
 import type { NspawnConfig } from "../../src/config.js";
 import { silentLogger } from "../../src/log.js";
-import { insidePath, nspawnUnavailable, recorded } from "../helpers/nspawn.js";
+import { insidePath, makeSmallRoot, nspawnUnavailable, recorded } from "../helpers/nspawn.js";
 import { describeBackendContract } from "./backend-contract.js";
 
 // Records the JIT config it was given, then waits until told to finish.
@@ -26,14 +26,6 @@ exit 0
 `;
 
 const NAMES = ["j0000001", "j0000002", "j0000003", "j0000004", "j0000005", "j0000006", "j0000008"];
-
-/** A minimal root: merged-/usr links and empty directories; the host's /usr is bound over it. */
-export async function makeSmallRoot(root: string): Promise<void> {
-  for (const d of ["usr", "etc", "tmp", "var", "root", "proc", "sys", "dev", "run"])
-    await mkdir(join(root, d), { recursive: true });
-  for (const l of ["bin", "sbin", "lib", "lib64"]) await symlink(`usr/${l}`, join(root, l));
-  await writeFile(join(root, "etc", "os-release"), "ID=rc-test\n");
-}
 
 function harness(volatile: NspawnConfig["volatile"]) {
   return async () => {

@@ -4,7 +4,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync, readlinkSync, rmSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 let probed: string | null | undefined;
@@ -19,15 +19,25 @@ export function nspawnUnavailable(): string | null {
 function probe(): string | null {
   if (process.getuid?.() !== 0) return "systemd-nspawn needs root, and these tests do not run as root";
   const which = spawnSync("systemd-nspawn", ["--version"], { encoding: "utf8" });
-  if (which.error) return `systemd-nspawn is not installed (${which.error.message}); .ci/run installs systemd-container`;
+  if (which.error)
+    return `systemd-nspawn is not installed (${which.error.message}); .ci/run installs systemd-container`;
   const machine = `rc-probe-${process.pid}`;
   const r = spawnSync(
     "systemd-nspawn",
-    ["--quiet", "--keep-unit", "--register=no", "--directory=/", "--volatile=yes", `--machine=${machine}`, "/bin/true"],
+    [
+      "--quiet",
+      "--keep-unit",
+      "--register=no",
+      "--directory=/",
+      "--volatile=yes",
+      `--machine=${machine}`,
+      "/bin/true",
+    ],
     { encoding: "utf8", timeout: 30_000 },
   );
   rmSync(join("/run/systemd/nspawn/propagate", machine), { recursive: true, force: true });
-  if (r.status !== 0) return `systemd-nspawn cannot start a container here: ${(r.stderr || String(r.error)).trim()}`;
+  if (r.status !== 0)
+    return `systemd-nspawn cannot start a container here: ${(r.stderr || String(r.error)).trim()}`;
   return null;
 }
 
@@ -74,5 +84,22 @@ export function processText(pid: number): string {
     return `${readFileSync(`/proc/${pid}/cmdline`, "utf8")}\n${readFileSync(`/proc/${pid}/environ`, "utf8")}`;
   } catch {
     return "";
+  }
+}
+
+/** A minimal root: merged-/usr links and empty directories; the host's /usr is bound over it. */
+export async function makeSmallRoot(root: string): Promise<void> {
+  for (const d of ["usr", "etc", "tmp", "var", "root", "proc", "sys", "dev", "run"])
+    await mkdir(join(root, d), { recursive: true });
+  for (const l of ["bin", "sbin", "lib", "lib64"]) await symlink(`usr/${l}`, join(root, l));
+  await writeFile(join(root, "etc", "os-release"), "ID=rc-test\n");
+}
+
+/** True once a process is gone or a zombie (a container's init whose nspawn was killed is left to PID 1 to reap). */
+export function finished(pid: number): boolean {
+  try {
+    return /\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true;
   }
 }

@@ -122,13 +122,15 @@ export function launchCommand(plan: LaunchPlan): { file: string; args: string[] 
 }
 
 /**
- * The payload's entry (run by the container's /bin/sh): waits for its network when it has a
+ * The payload's entry (run by the container's /bin/sh): says it started (the backend's create
+ * waits for that), waits for its network when it has a
  * private one, moves each input file of env/ into the environment and deletes it, then runs the
  * runner in its place.
  */
 export const ENTRY_SCRIPT = `# runner-controller: the container's entry (NSPAWN_BOOT=false).
 set -eu
 dir=${PAYLOAD_DIR}
+: > "$dir/started"
 if [ -e "$dir/wait-for-network" ]; then
   tries=0
   while [ ! -e "$dir/network-ready" ]; do
