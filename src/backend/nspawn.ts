@@ -9,8 +9,8 @@
  * deletes. nspawn runs in its own session and process group (it outlives the daemon); where
  * systemd is PID 1 it runs in a transient scope `runner-NAME` with the configured limits,
  * elsewhere without limits (one warning). A restart adopts running containers by the pid and
- * start time in meta.json. Destroy: SIGTERM to nspawn, SIGKILL to it and to everything in the
- * container's PID namespace after a grace, then the veth link, nspawn's leftovers in /run and the
+ * start time in meta.json. Destroy: SIGTERM to the container's processes (to nspawn when it
+ * boots a system), SIGKILL to nspawn and everything in the container's PID namespace after a grace, then the veth link, nspawn's leftovers in /run and the
  * directory; idempotent.
  */
 import type { ChildProcess } from "node:child_process";
@@ -68,6 +68,14 @@ interface Meta extends ProcessRef {
   /** The container's PID 1 on the host and its PID namespace, once it runs. */
   readonly init?: ProcessRef;
   readonly pidNamespace?: string;
+}
+
+function signalProcess(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone */
+  }
 }
 
 /** A container runs while nspawn or its init does (with --console=pipe the container outlives a killed nspawn). */
@@ -356,7 +364,7 @@ export class NspawnBackend implements Backend {
     }
   }
 
-  /** SIGTERM to nspawn's group; after `graceMs` SIGKILL to it and to every process in the container. */
+  /** SIGTERM (see above); after `graceMs` SIGKILL to nspawn's group and every process in the container. */
   async #stop(name: string, meta: Meta, graceMs: number): Promise<void> {
     const { clock } = this.#o;
     // A PID namespace dies with its init, and its number may then be reused: look only while it lives.
@@ -366,19 +374,19 @@ export class NspawnBackend implements Backend {
         : [];
     const gone = (): boolean => !isRunning(meta) && inside().length === 0;
     if (gone()) return;
-    if (isRunning(meta)) signalGroup(meta.pid, "SIGTERM");
+    if (this.#o.nspawn.boot) {
+      // nspawn asks the booted system to shut down (SIGRTMIN+3).
+      if (isRunning(meta)) signalGroup(meta.pid, "SIGTERM");
+    } else {
+      // nspawn would answer SIGTERM with SIGKILL to the container: let the runner end first.
+      for (const pid of inside()) if (pid !== meta.init?.pid) signalProcess(pid, "SIGTERM");
+    }
     const deadline = clock.now() + graceMs;
     while (!gone() && clock.now() < deadline) await clock.sleep(25);
     const hardDeadline = clock.now() + 5000;
     while (!gone() && clock.now() < hardDeadline) {
       if (isRunning(meta)) signalGroup(meta.pid, "SIGKILL");
-      for (const pid of inside()) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          /* already gone */
-        }
-      }
+      for (const pid of inside()) signalProcess(pid, "SIGKILL");
       await clock.sleep(25);
     }
     if (!gone())

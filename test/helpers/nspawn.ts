@@ -78,6 +78,15 @@ export function vethLinks(): string[] {
     .filter((n): n is string => n !== undefined);
 }
 
+/** A process's command line, arguments separated by spaces ("" when gone). */
+export function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+  } catch {
+    return "";
+  }
+}
+
 /** The NUL-separated command line and environment of a process, as text. */
 export function processText(pid: number): string {
   try {
