@@ -88,7 +88,8 @@ export const CONFIG_SCHEMA = {
   stateDir: variable("STATE_DIR", filePath, {
     default: "/var/lib/runner-controller",
     nix: "stateDir",
-    description: "State, lock, and (process backend) runner work directories",
+    description:
+      "State, lock, the `process` backend's runner work directories and the `nspawn` backend's container layers (`STATE_DIR/nspawn/NAME`)",
   }),
   httpPort: variable("HTTP_PORT", integer(0, 65535), {
     default: "8080",
