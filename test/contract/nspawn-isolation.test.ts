@@ -16,6 +16,7 @@ import { systemClock } from "../../src/clock.js";
 import { createLogger, silentLogger } from "../../src/log.js";
 import { spec } from "./backend-contract.js";
 import {
+  commandLine,
   finished,
   insidePath,
   makeSmallRoot,
@@ -28,9 +29,19 @@ import {
 
 const RUNNER = `#!/bin/sh
 printf '%s' "$ACTIONS_RUNNER_INPUT_JITCONFIG" > /root/seen-secret
+env > /root/seen-env
 echo written > /root/written-by-runner
 trap 'exit 0' TERM
 while [ ! -e /root/finish ]; do sleep 0.05; done
+`;
+
+// A stand-in for a container system's init (NSPAWN_BOOT=true, CONTAINER_SYSTEM/init), run as
+// PID 1: like the template's runner service it reads and removes the secret file.
+const INIT = `#!/bin/sh
+cp /var/lib/runner-secret/runner.json /root/seen-registration
+rm -f /var/lib/runner-secret/runner.json
+trap 'exit 0' 37
+while true; do sleep 0.05; done
 `;
 
 async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
@@ -200,6 +211,82 @@ describe.skipIf(unavailable !== null)("nspawn backend on real containers", () =>
     expect(lines.filter((l) => l.includes("run without CONTAINER_CPU_QUOTA"))).toHaveLength(1);
     // Nothing was asked of systemd.
     expect(processText((await recorded(state, "j0000106"))!.pid)).not.toContain("systemd-run");
+  });
+
+  it("registration-token mode: every input reaches the runner's environment, none stays on disk", async () => {
+    const b = make();
+    made.push("j0000109");
+    await b.create(
+      {
+        ...spec("j0000109"),
+        secret: {
+          kind: "token",
+          token: "AREGTOKEN123",
+          url: "https://github.com/o/r",
+          runnerName: "ci-j0000109",
+          labels: ["a", "b"],
+        },
+      },
+      new AbortController().signal,
+    );
+    const init = await initOf("j0000109");
+    await eventually(async () =>
+      (await readFile(insidePath(init, "/root/seen-env"), "utf8").catch(() => "")).includes("LABELS"),
+    );
+    const env = await readFile(insidePath(init, "/root/seen-env"), "utf8");
+    for (const line of [
+      "ACTIONS_RUNNER_INPUT_TOKEN=AREGTOKEN123",
+      "ACTIONS_RUNNER_INPUT_URL=https://github.com/o/r",
+      "ACTIONS_RUNNER_INPUT_NAME=ci-j0000109",
+      "ACTIONS_RUNNER_INPUT_LABELS=a,b",
+      "ACTIONS_RUNNER_INPUT_EPHEMERAL=true",
+      "RUNNER_ALLOW_RUNASROOT=1",
+    ])
+      expect(env).toContain(line);
+    expect(existsSync(join(state, "j0000109", "private", "env"))).toBe(false);
+  });
+
+  it("NSPAWN_BOOT=true: the system's init runs as the container's PID 1 and finds the registration where the template reads it", async () => {
+    const system = join(dir, "system");
+    await mkdir(system);
+    await writeFile(join(system, "init"), INIT);
+    await chmod(join(system, "init"), 0o755);
+    const b = new NspawnBackend({
+      root: state,
+      nspawn: {
+        root,
+        volatile: "overlay",
+        bindRo: [
+          { host: "/usr", container: "/usr" },
+          { host: system, container: system },
+        ],
+        boot: true,
+        network: "host",
+      },
+      system,
+      limits: { cpuQuota: null, memoryMax: null, tasksMax: null },
+      log: silentLogger,
+      clock: systemClock,
+      killGraceMs: 2000,
+      startTimeoutMs: 20_000,
+    });
+    backends.push(b);
+    made.push("j0000110");
+    await b.create(spec("j0000110", "jit-for-the-booted-system"), new AbortController().signal);
+    const meta = (await recorded(state, "j0000110"))!;
+    expect(commandLine(meta.init!.pid)).toContain(`${system}/init`);
+    const seenPath = insidePath(meta.init!.pid, "/root/seen-registration");
+    await eventually(async () => existsSync(seenPath));
+    expect(JSON.parse(await readFile(seenPath, "utf8"))).toEqual({
+      kind: "jit",
+      jitconfig: "jit-for-the-booted-system",
+    });
+    expect(existsSync(join(state, "j0000110", "private", "runner.json"))).toBe(false);
+    // SIGTERM to nspawn becomes SIGRTMIN+3 for the init, which shuts down in the grace.
+    const t0 = Date.now();
+    await b.destroy("j0000110");
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(finished(meta.init!.pid)).toBe(true);
   });
 
   it("NSPAWN_NETWORK=veth: ve-NAME on the host with .10/24, host0 inside with .11/24 and a default route; the link goes with the container", async () => {
