@@ -278,7 +278,7 @@ describe.skipIf(unavailable !== null)("nspawn backend on real containers", () =>
     const meta = (await recorded(state, "j0000110"))!;
     expect(commandLine(meta.init!.pid)).toContain(`${system}/init`);
     const seenPath = insidePath(meta.init!.pid, "/root/seen-registration");
-    await eventually(async () => existsSync(seenPath));
+    await eventually(() => existsSync(seenPath));
     expect(JSON.parse(await readFile(seenPath, "utf8"))).toEqual({
       kind: "jit",
       jitconfig: "jit-for-the-booted-system",
