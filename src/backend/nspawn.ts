@@ -15,7 +15,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, open, readdir, readFile, rm, writeFile, type FileHandle } from "node:fs/promises";
+import { open, readdir, readFile, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import type { NspawnConfig } from "../config.js";
@@ -27,8 +27,8 @@ import type { Logger } from "../log.js";
 import type { Backend, CreateSpec } from "../ports.js";
 import { describeFsError, stateUnwritable } from "../util/fs-errors.js";
 import type { Redactor } from "../util/redact.js";
-import { secretDocument } from "./nixos/host-files.js";
-import { ENTRY_SCRIPT, inputFiles, launchCommand, type Limits } from "./nspawn/command.js";
+import { launchCommand, type Limits } from "./nspawn/command.js";
+import { prepareContainerDir } from "./nspawn/files.js";
 import { configureVeth, removeVeth } from "./nspawn/network.js";
 import {
   containerInit,
@@ -139,35 +139,16 @@ export class NspawnBackend implements Backend {
     return null;
   }
 
-  /** Make the container's directory and private files; rejects with RC_STATE_UNWRITABLE. */
-  async #prepare(spec: CreateSpec, dir: string): Promise<void> {
-    const priv = join(dir, "private");
-    try {
-      await rm(dir, { recursive: true, force: true });
-      await mkdir(this.#o.root, { recursive: true, mode: 0o700 });
-      await mkdir(dir, { mode: 0o700 });
-      await mkdir(priv, { mode: 0o700 });
-      if (this.#o.nspawn.volatile === "overlay") await mkdir(join(dir, "upper"), { mode: 0o755 });
-      if (this.#o.nspawn.boot) {
-        await writeFile(join(priv, "runner.json"), secretDocument(spec.secret), { mode: 0o600 });
-      } else {
-        await writeFile(join(priv, "entry"), ENTRY_SCRIPT, { mode: 0o600 });
-        await mkdir(join(priv, "env"), { mode: 0o700 });
-        for (const [variable, value] of Object.entries(inputFiles(spec.secret)))
-          await writeFile(join(priv, "env", variable), value, { mode: 0o600 });
-        if (this.#o.nspawn.network === "veth") await writeFile(join(priv, "wait-for-network"), "");
-      }
-    } catch (e) {
-      await this.#discard(spec.name, null);
-      throw stateUnwritable(`cannot prepare the container directory ${dir}`, e);
-    }
-  }
-
   async create(spec: CreateSpec, signal: AbortSignal): Promise<void> {
     const dir = this.#dir(spec.name);
     this.#metaCache.delete(spec.name);
     signal.throwIfAborted();
-    await this.#prepare(spec, dir);
+    try {
+      await prepareContainerDir(this.#o.root, dir, this.#o.nspawn, spec.secret);
+    } catch (e) {
+      await this.#discard(spec.name, null);
+      throw stateUnwritable(`cannot prepare the container directory ${dir}`, e);
+    }
     if (signal.aborted) {
       await this.#discard(spec.name, null);
       signal.throwIfAborted();
@@ -182,7 +163,6 @@ export class NspawnBackend implements Backend {
     const { file, args } = launchCommand({
       name: spec.name,
       nspawn: this.#o.nspawn,
-      dir,
       privateDir: join(dir, "private"),
       upperDir: join(dir, "upper"),
       runnerCommand: this.#o.runnerCommand,

@@ -4,7 +4,6 @@ import { ENTRY_SCRIPT, inputFiles, launchCommand, type LaunchPlan } from "./comm
 const plan = (over: Partial<LaunchPlan> = {}, nspawn: Partial<LaunchPlan["nspawn"]> = {}): LaunchPlan => ({
   name: "j0000001",
   nspawn: { root: "/srv/root", volatile: "overlay", bindRo: [], boot: false, network: "veth", ...nspawn },
-  dir: "/var/lib/rc/nspawn/j0000001",
   privateDir: "/var/lib/rc/nspawn/j0000001/private",
   upperDir: "/var/lib/rc/nspawn/j0000001/upper",
   runnerCommand: "/opt/runner/run.sh",

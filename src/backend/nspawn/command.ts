@@ -20,8 +20,6 @@ export interface Limits {
 export interface LaunchPlan {
   readonly name: string;
   readonly nspawn: NspawnConfig & { readonly root: string };
-  /** Per-container directory on the host (private files, overlay upper layer). */
-  readonly dir: string;
   readonly privateDir: string;
   readonly upperDir: string;
   /** RUNNER_COMMAND (a path inside the container), for NSPAWN_BOOT=false. */
