@@ -132,6 +132,16 @@ rec {
     // optionalAttrs (cfg.runnerCommand != null) { RUNNER_COMMAND = cfg.runnerCommand; }
     // optionalAttrs (cfg.runnerNamePrefix != null) { RUNNER_NAME_PREFIX = cfg.runnerNamePrefix; };
 
+  # backend = "nspawn": the daemon boots the container system (`system`, its `init`) in a
+  # systemd-nspawn container on `root` — a nearly empty directory, read-only, under a per-container
+  # overlay — with the store bound read-only; the runner service reads the same secret file.
+  nspawnEnv = root: system: {
+    NSPAWN_ROOT = toString root;
+    NSPAWN_BOOT = "true";
+    NSPAWN_BIND_RO = "/nix/store";
+    CONTAINER_SYSTEM = toString system;
+  };
+
   # The module's assertions: { assertion, message } for `cfg` on a host whose
   # system.stateVersion is `stateVersion`. Messages name the option and the fix.
   checks =
@@ -194,6 +204,10 @@ rec {
       {
         assertion = cfg.backend != "process" || cfg.runnerCommand != null;
         message = ''${o "backend"} = "process" needs ${o "runnerCommand"} (the runner executable, e.g. the official runner's run.sh).'';
+      }
+      {
+        assertion = cfg.backend != "nspawn" || cfg.container.system != null;
+        message = ''${o "backend"} = "nspawn" boots the prebuilt container system: leave ${o "container.system"} at its default (or give a system), not null.'';
       }
       {
         assertion = cfg.runnerCommand == null || absolutePlain cfg.runnerCommand;

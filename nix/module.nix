@@ -64,7 +64,18 @@ let
     pkgs.gnugrep
   ];
 
-  environment = rc.toEnv cfg cfg.container.system // cfg.extraEnvironment;
+  # backend = "nspawn": every container's root, read-only (writes go to a per-container overlay
+  # in stateDir): mount points and the os-release nspawn looks for; the system comes from the
+  # store, bound read-only, and its activation fills /etc in the overlay.
+  nspawnRoot = pkgs.runCommand "runner-controller-nspawn-root" { } ''
+    mkdir -p $out/etc $out/nix/store $out/var/lib $out/run $out/tmp $out/root $out/proc $out/sys $out/dev
+    touch $out/etc/os-release
+  '';
+
+  environment =
+    rc.toEnv cfg cfg.container.system
+    // lib.optionalAttrs (cfg.backend == "nspawn") (rc.nspawnEnv nspawnRoot cfg.container.system)
+    // cfg.extraEnvironment;
 
   # pool.schedule's timers and the oneshot services they start.
   poolUnits = rc.poolUnits {
@@ -209,10 +220,11 @@ in
     backend = mkOption {
       type = types.enum [
         "nixos-container"
+        "nspawn"
         "process"
       ];
       default = d.backend;
-      description = "BACKEND: nixos-container (a container per job), or process (a local runner process per job; for testing).";
+      description = "BACKEND: nixos-container (a container per job), nspawn (the prebuilt container system booted straight from the store in a systemd-nspawn container per job: no per-container profile, config file or unit), or process (a local runner process per job; for testing).";
     };
 
     runnerCommand = mkOption {

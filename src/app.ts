@@ -18,6 +18,7 @@ import { controlSocketPath, createControlServer, listenControl } from "./http/co
 import { containerState, poolReport, type PoolReport } from "./http/pool-report.js";
 import { createLogger, type Logger } from "./log.js";
 import { NixosContainerBackend } from "./backend/nixos-container.js";
+import { NspawnBackend } from "./backend/nspawn.js";
 import { ProcessBackend } from "./backend/process.js";
 import { LabelMatcher } from "./domain/labels.js";
 import { isPoolContainerName } from "./domain/naming.js";
@@ -96,6 +97,32 @@ export function buildBackend(config: Config, log: Logger, clock: Clock): Backend
         clock,
         path: config.path,
       });
+    case "nspawn": {
+      const n = config.nspawn;
+      if (n.root === undefined) throw new ConfigError("NSPAWN_ROOT is not set but BACKEND=nspawn needs it");
+      if (!n.boot && !config.runnerCommand)
+        throw new ConfigError(
+          "RUNNER_COMMAND is not set but BACKEND=nspawn with NSPAWN_BOOT=false needs it",
+          "set it to the runner executable inside the container, or NSPAWN_BOOT=true to boot the root",
+        );
+      if (n.root === "/" && n.volatile === "overlay")
+        throw new ConfigError(
+          "NSPAWN_ROOT=/ cannot be used with NSPAWN_VOLATILE=overlay (systemd-nspawn refuses the host's root)",
+          "set NSPAWN_VOLATILE=yes, or give a directory holding the container's root",
+        );
+      const c = config.container;
+      return new NspawnBackend({
+        root: join(config.stateDir, "nspawn"),
+        nspawn: { ...n, root: n.root },
+        runnerCommand: config.runnerCommand,
+        system: c.system,
+        limits: { cpuQuota: c.cpuQuota, memoryMax: c.memoryMax, tasksMax: c.tasksMax },
+        log,
+        clock,
+        path: config.path,
+        startTimeoutMs: c.startTimeoutMs,
+      });
+    }
     case "nixos-container": {
       const c = config.container;
       return new NixosContainerBackend({

@@ -1,6 +1,6 @@
 /** The shape of the daemon's configuration (what src/config/schema.ts parses the environment into). */
 
-export type BackendKind = "nixos-container" | "process";
+export type BackendKind = "nixos-container" | "process" | "nspawn";
 export type RegistrationMode = "jit" | "token";
 
 /** Settings of the nixos-container backend (read whatever the backend, validated the same way). */
@@ -24,6 +24,20 @@ export interface ContainerConfig {
   readonly startTimeoutMs: number;
   /** Extra systemd-nspawn flags for every job container (EXTRA_NSPAWN_FLAGS in its .conf). */
   readonly extraNspawnFlags: readonly string[];
+}
+
+/** Settings of the nspawn backend (read whatever the backend). */
+export interface NspawnConfig {
+  /** NSPAWN_ROOT: the directory every container uses, read-only, as its root; undefined = unset. */
+  readonly root: string | undefined;
+  /** NSPAWN_VOLATILE: `overlay` (the root under a per-container layer) or `yes` (a tmpfs root with the root's /usr). */
+  readonly volatile: "overlay" | "yes";
+  /** NSPAWN_BIND_RO: host paths bound read-only into every container. */
+  readonly bindRo: readonly { readonly host: string; readonly container: string }[];
+  /** NSPAWN_BOOT: boot the root's init (true) or run RUNNER_COMMAND as the payload (false). */
+  readonly boot: boolean;
+  /** NSPAWN_NETWORK: `veth` (a private network, host .10 / container .11) or `host`. */
+  readonly network: "veth" | "host";
 }
 
 /** The daemon's whole configuration, parsed once and frozen. Durations are in milliseconds. */
@@ -55,6 +69,7 @@ export interface Config {
   readonly runnerNamePrefix: string;
   readonly registration: RegistrationMode;
   readonly container: ContainerConfig;
+  readonly nspawn: NspawnConfig;
   readonly createConcurrency: number;
   readonly githubRequestTimeoutMs: number;
   readonly githubWriteIntervalMs: number;
