@@ -3,8 +3,14 @@
  * IDLE_TIMEOUT) and the deregistration retries that follow a teardown, at exact simulated times.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { makeClockWorld, type ClockWorld, type ClockWorldOptions } from "../helpers/clock-world.js";
-import type { Call, FakeJob } from "../helpers/fake-ports.js";
+import {
+  destroyedReasons,
+  makeClockWorld,
+  startWith,
+  times,
+  type ClockWorld,
+  type ClockWorldOptions,
+} from "../helpers/clock-world.js";
 
 const S = 1000;
 const MIN = 60 * S;
@@ -18,23 +24,6 @@ afterEach(async () => {
 async function world(opts: ClockWorldOptions = {}): Promise<ClockWorld> {
   w = await makeClockWorld(opts);
   return w;
-}
-
-/** Queue a job and start the loop: its first poll at 0 s sees the job. */
-function startWith(world: ClockWorld, labels: string[], durationMs: number): FakeJob {
-  const job = world.github.queueJob(labels, durationMs);
-  world.start();
-  return job;
-}
-
-/** When each call happened, in ms since the world began. */
-function times(world: ClockWorld, calls: readonly Call[]): number[] {
-  const t0 = world.clock.now() - world.elapsed();
-  return calls.map((c) => c.at - t0);
-}
-
-function destroyedReasons(world: ClockWorld): string[] {
-  return world.events.flatMap((e) => (e.type === "destroyed" ? [`${e.name}:${e.reason}`] : []));
 }
 
 describe("JOB_TIMEOUT", () => {

@@ -7,7 +7,7 @@ import { loadConfig, type Config, type Env } from "../../src/config.js";
 import { Controller, type ControllerEvent, type RetryTiming } from "../../src/controller.js";
 import { silentLogger } from "../../src/log.js";
 import { Broker, type BrokerOptions } from "./fake-broker.js";
-import { FakeBackend, FakeGitHub, MemoryStore } from "./fake-ports.js";
+import { FakeBackend, FakeGitHub, MemoryStore, type Call, type FakeJob } from "./fake-ports.js";
 
 export const LABELS = ["self-hosted", "nix", "Linux", "X64"];
 
@@ -100,4 +100,22 @@ export async function makeClockWorld(opts: ClockWorldOptions = {}): Promise<Cloc
       await stopping;
     },
   };
+}
+
+/** Queue a job and start the loop: its first poll at 0 s sees the job. */
+export function startWith(world: ClockWorld, labels: string[], durationMs: number): FakeJob {
+  const job = world.github.queueJob(labels, durationMs);
+  world.start();
+  return job;
+}
+
+/** When each call happened, in ms since the world began. */
+export function times(world: ClockWorld, calls: readonly Call[]): number[] {
+  const t0 = world.clock.now() - world.elapsed();
+  return calls.map((c) => c.at - t0);
+}
+
+/** `name:reason` of every container destroyed so far. */
+export function destroyedReasons(world: ClockWorld): string[] {
+  return world.events.flatMap((e) => (e.type === "destroyed" ? [`${e.name}:${e.reason}`] : []));
 }
