@@ -27,6 +27,16 @@ async function world(opts: ClockWorldOptions = {}): Promise<ClockWorld> {
 }
 
 describe("state that cannot be written", () => {
+  it("is not rewritten while nothing changes (a steady busy container)", async () => {
+    const w = await world();
+    startWith(w, ["nix"], 60 * MIN);
+    await w.advance(60 * S);
+    expect(w.controller.containers().map((r) => r.phase)).toEqual(["busy"]);
+    const before = w.store.saves;
+    await w.advance(10 * MIN); // 60 polls, each followed by a round
+    expect(w.store.saves - before).toBe(0);
+  });
+
   it("creates nothing while the store fails, leaves running containers alone, recovers by itself", async () => {
     const w = await world();
     const t0 = w.clock.now();
@@ -43,8 +53,15 @@ describe("state that cannot be written", () => {
       code: "RC_STATE_UNWRITABLE",
       message: expect.stringContaining("ENOSPC") as unknown,
     });
+    // At 70 s the round that saw B and C planned them; the save of that intent failed, so neither
+    // was started (their registrations deleted, the never-started containers' leftovers removed);
+    // nothing was planned after that. A was not touched.
     expect(times(w, w.backend.callsOf("create"))).toEqual([0]);
-    expect(w.backend.callsOf("destroy")).toEqual([]);
+    expect(w.backend.started.map((x) => x.name)).toEqual(["j0001000"]);
+    expect(w.backend.callsOf("destroy").map((x) => x.arg)).toEqual(["j0001001", "j0001002"]);
+    expect(times(w, w.github.callsOf("createJitRunner"))).toEqual([0, 70 * S, 70 * S]);
+    expect(times(w, w.github.callsOf("deleteRunner"))).toEqual([70 * S, 70 * S]);
+    expect([...w.github.runners.keys()]).toEqual(["test-j0001000"]);
     expect(w.backend.running()).toEqual(["j0001000"]);
     expect([b.status, c.status]).toEqual(["queued", "queued"]);
 
@@ -64,9 +81,12 @@ describe("state that cannot be written", () => {
     expect(w.store.saved.containers).toEqual([]);
     expect(destroyedReasons(w).sort()).toEqual([
       "j0001000:finished",
+      "j0001001:create-failed",
       "j0001001:finished",
+      "j0001002:create-failed",
       "j0001002:finished",
     ]);
+    expect(w.backend.started.map((x) => x.name)).toEqual(["j0001000", "j0001001", "j0001002"]);
   });
 
   it("never starts a container whose intent could not be saved; removes its registration; serves the job once later", async () => {
