@@ -165,4 +165,19 @@ describe("decide (model-based)", () => {
       { numRuns: Number(process.env.MODEL_RUNS ?? 300) },
     );
   });
+
+  it("keeps the cause of an unwritable state when a create then fails for it", () => {
+    const w = new CoreWorld(config);
+    w.addJob(["self-hosted", "nix"]);
+    w.feed({ type: "start" });
+    w.complete(w.pending[0]!, false, false); // the view: one job queued
+    w.complete(w.pending[0]!, false, false); // the listing: plan a create, save its intent
+    expect(w.pending.map((p) => p.effect.kind)).toEqual(["persist", "create"]);
+    const create = w.pending[1]!;
+    w.complete(w.pending[0]!, true, false); // the save fails (ENOSPC)
+    w.complete(create, false, false); // the runner registers
+    w.complete(create, false, false); // the container must not start: its intent is not durable
+    expect(w.containers.size).toBe(0);
+    expect(w.state.unwritable).toMatchObject({ code: "RC_STATE_UNWRITABLE", message: "ENOSPC" });
+  });
 });
