@@ -24,6 +24,8 @@ const config: CoreConfig = {
   retry: { baseMs: 1000, deregisterBaseMs: 15_000 },
 };
 const ours = runnerNameMatcher(config.runnerNamePrefix);
+/** MODEL_RUNS=10000 for a long search (the default keeps the suite fast). */
+const RUNS = Number(process.env["MODEL_RUNS"] ?? 300);
 
 type Cmd =
   | { k: "tick"; ms: number }
@@ -128,6 +130,7 @@ function quiet(w: CoreWorld): boolean {
     w.state.records.size === 0 &&
     w.state.deregistrations.size === 0 &&
     w.state.cleanup === null &&
+    w.state.unwritable === null &&
     w.containers.size === 0 &&
     ![...w.runners.keys()].some((n) => ours(n)) &&
     w.jobs.every((j) => j.status === "completed" || j.labels.includes("windows"))
@@ -144,36 +147,40 @@ const CLEANUP_AFTER_TAKE: Cmd[] = JSON.parse(
 ) as Cmd[];
 
 describe("decide (model-based)", () => {
-  it("keeps its invariants under any interleaving, and ends served and clean", () => {
-    fc.assert(
-      fc.property(fc.array(cmd, { minLength: 20, maxLength: 300, size: "max" }), (cmds) => {
-        const w = new CoreWorld(config);
-        w.feed({ type: "start" });
-        for (const c of cmds) apply(w, c);
-        quiesce(w);
+  it(
+    "keeps its invariants under any interleaving, and ends served and clean",
+    () => {
+      fc.assert(
+        fc.property(fc.array(cmd, { minLength: 20, maxLength: 300, size: "max" }), (cmds) => {
+          const w = new CoreWorld(config);
+          w.feed({ type: "start" });
+          for (const c of cmds) apply(w, c);
+          quiesce(w);
 
-        expect(w.state.records.size).toBe(0);
-        expect([...w.state.deregistrations.keys()]).toEqual([]);
-        expect([...w.containers.keys()]).toEqual([]);
-        // No registration of ours remains (ghosts included); someone else's would be untouched.
-        expect([...w.runners.keys()].filter((n) => ours(n))).toEqual([]);
-        for (const j of w.jobs) {
-          if (j.labels.includes("windows")) {
-            expect(j.assignments).toEqual([]);
-            expect(j.status).toBe("queued");
-          } else {
-            expect(j.status).toBe("completed");
-            expect(j.assignments).toHaveLength(1);
+          expect(w.state.records.size).toBe(0);
+          expect([...w.state.deregistrations.keys()]).toEqual([]);
+          expect([...w.containers.keys()]).toEqual([]);
+          // No registration of ours remains (ghosts included); someone else's would be untouched.
+          expect([...w.runners.keys()].filter((n) => ours(n))).toEqual([]);
+          for (const j of w.jobs) {
+            if (j.labels.includes("windows")) {
+              expect(j.assignments).toEqual([]);
+              expect(j.status).toBe("queued");
+            } else {
+              expect(j.status).toBe("completed");
+              expect(j.assignments).toHaveLength(1);
+            }
           }
-        }
-        expect(w.state.unwritable).toBeNull();
-        // Jobs are never cancelled here, so a container left without a job for IDLE_TIMEOUT means
-        // one was created that no job needed (e.g. from a view that still showed a taken job).
-        expect(w.state.counters.destroyedByReason.idle ?? 0).toBe(0);
-      }),
-      { numRuns: Number(process.env.MODEL_RUNS ?? 300), examples: [[CLEANUP_AFTER_TAKE]] },
-    );
-  });
+          expect(w.state.unwritable).toBeNull();
+          // Jobs are never cancelled here, so a container left without a job for IDLE_TIMEOUT means
+          // one was created that no job needed (e.g. from a view that still showed a taken job).
+          expect(w.state.counters.destroyedByReason.idle ?? 0).toBe(0);
+        }),
+        { numRuns: RUNS, examples: [[CLEANUP_AFTER_TAKE]] },
+      );
+    },
+    Math.max(30_000, RUNS * 40),
+  );
 
   it("keeps the cause of an unwritable state when a create then fails for it", () => {
     const w = new CoreWorld(config);

@@ -187,7 +187,16 @@ export class CoreWorld {
           runners: [...this.runners.values()].map((r) => ({ id: r.id, name: r.name })),
         });
       case "destroy":
-        if (fail) return done({ type: "destroy-failed", name: e.name, message: "destroy failed" });
+        if (fail) {
+          // It stopped the container but could not remove it. (Not modelled: a failed destroy that
+          // leaves the runner running and registered — GitHub can hand it a job, which the core
+          // does not count, so a view from before that gets the job a second container.)
+          const c = this.containers.get(e.name);
+          if (c) c.running = false;
+          const r = c ? this.runners.get(c.runnerName) : undefined;
+          if (r) r.online = false;
+          return done({ type: "destroy-failed", name: e.name, message: "destroy failed" });
+        }
         this.containers.delete(e.name);
         return done({ type: "destroyed", name: e.name });
       case "deregister": {
@@ -317,14 +326,16 @@ function checkDecision(
   // A round attributes a job to one live container at most — among the containers it planned
   // for: one with an effect under way (when the round listed or the poll started) keeps its old
   // attribution until a later round sees it again.
-  if (event.type === "backend-listed" || event.type === "backend-list-failed") {
+  const planned = before.mode === "running" && before.cleanup === null;
+  if (planned && (event.type === "backend-listed" || event.type === "backend-list-failed")) {
     const skipped = new Set([
       ...before.inFlight.keys(),
       ...before.round.inFlightAtList,
       ...before.github.inFlightAtPoll,
     ]);
-    const planned = live.filter((r) => !skipped.has(r.name));
-    const attributed = planned.flatMap((r) => (r.jobId === null ? [] : [r.jobId]));
+    const attributed = live
+      .filter((r) => !skipped.has(r.name))
+      .flatMap((r) => (r.jobId === null ? [] : [r.jobId]));
     if (new Set(attributed).size !== attributed.length) {
       throw new Error(`a job attributed to two containers: ${attributed.join(",")}`);
     }
