@@ -176,6 +176,9 @@ int main(void) {
       failures = 0;
     }
   }
+  /* The official runner's line when it takes a job (the daemon watches the log for it). */
+  printf("%ld: Running job: %ld\n", now_ms(), job);
+  fflush(stdout);
   long start = now_ms();
   while (now_ms() - start < duration) {
     long left = duration - (now_ms() - start);

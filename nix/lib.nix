@@ -12,6 +12,7 @@ let
     concatStringsSep
     elemAt
     filter
+    genList
     head
     isString
     length
@@ -46,6 +47,13 @@ rec {
     stateDir = "/var/lib/runner-controller";
     httpHost = "127.0.0.1";
     httpPort = 8080;
+    webhook = {
+      enable = false;
+      secretFile = null;
+      host = "127.0.0.1";
+      port = 8081;
+      openFirewall = false;
+    };
     githubApiUrl = "https://api.github.com";
     backend = "nixos-container";
     registration = "jit";
@@ -55,6 +63,11 @@ rec {
     githubConditionalRequests = true;
     logLevel = "info";
     logFormat = "text";
+    pool = {
+      minIdle = 0;
+      maxAge = 43200;
+      schedule = [ ];
+    };
     container = {
       template = "/etc/nixos/ci-container-template.nix";
       # Unset: nixos-container evaluates <nixpkgs/nixos> from NIX_PATH. (The module's option
@@ -84,6 +97,8 @@ rec {
       GITHUB_REPO = cfg.repo;
       GITHUB_TOKEN_FILE = cfg.tokenFile;
       MAX_CONCURRENT = toString cfg.maxConcurrent;
+      MIN_IDLE = toString cfg.pool.minIdle;
+      POOL_MAX_AGE = seconds cfg.pool.maxAge;
       POLL_INTERVAL = seconds cfg.pollInterval;
       JOB_TIMEOUT = seconds cfg.jobTimeout;
       STARTUP_TIMEOUT = seconds cfg.startupTimeout;
@@ -92,6 +107,8 @@ rec {
       STATE_DIR = cfg.stateDir;
       HTTP_HOST = cfg.httpHost;
       HTTP_PORT = toString cfg.httpPort;
+      WEBHOOK_HOST = cfg.webhook.host;
+      WEBHOOK_PORT = toString cfg.webhook.port;
       GITHUB_API_URL = cfg.githubApiUrl;
       BACKEND = cfg.backend;
       REGISTRATION = cfg.registration;
@@ -111,8 +128,19 @@ rec {
     // optionalAttrs (system != null) { CONTAINER_SYSTEM = toString system; }
     # Only a template is evaluated (and only then does the service reference that nixpkgs).
     // optionalAttrs (system == null && c.nixosPath != null) { NIXOS_PATH = toString c.nixosPath; }
+    // optionalAttrs cfg.webhook.enable { WEBHOOK_SECRET_FILE = toString cfg.webhook.secretFile; }
     // optionalAttrs (cfg.runnerCommand != null) { RUNNER_COMMAND = cfg.runnerCommand; }
     // optionalAttrs (cfg.runnerNamePrefix != null) { RUNNER_NAME_PREFIX = cfg.runnerNamePrefix; };
+
+  # backend = "nspawn": the daemon boots the container system (`system`, its `init`) in a
+  # systemd-nspawn container on `root` — a nearly empty directory, read-only, under a per-container
+  # overlay — with the store bound read-only; the runner service reads the same secret file.
+  nspawnEnv = root: system: {
+    NSPAWN_ROOT = toString root;
+    NSPAWN_BOOT = "true";
+    NSPAWN_BIND_RO = "/nix/store";
+    CONTAINER_SYSTEM = toString system;
+  };
 
   # The module's assertions: { assertion, message } for `cfg` on a host whose
   # system.stateVersion is `stateVersion`. Messages name the option and the fix.
@@ -127,6 +155,10 @@ rec {
       flagOk = matches "--[a-z][a-z0-9-]*(=[A-Za-z0-9_@%+=:,./-]*)?";
     in
     [
+      {
+        assertion = !cfg.webhook.enable || cfg.webhook.secretFile != null;
+        message = "${o "webhook.secretFile"} must be set when ${o "webhook.enable"} is true: the file holding the webhook's secret (one secret a line).";
+      }
       {
         assertion = matches "[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}" cfg.repo
           && repoName != "."
@@ -146,6 +178,20 @@ rec {
         message = "${o "maxConcurrent"} and ${o "createConcurrency"} must be from 1 to 100 (one subnet per container, 100 subnets).";
       }
       {
+        assertion = inRange 0 cfg.maxConcurrent cfg.pool.minIdle;
+        message = "${o "pool.minIdle"} = ${toString cfg.pool.minIdle} must be from 0 to ${o "maxConcurrent"} (${toString cfg.maxConcurrent}): pool and busy containers together never exceed maxConcurrent.";
+      }
+      {
+        assertion = inRange 60 (30 * 86400) cfg.pool.maxAge;
+        message = "${o "pool.maxAge"} must be from 60 seconds to 30 days.";
+      }
+    ]
+    ++ map (e: {
+      assertion = inRange 0 cfg.maxConcurrent e.minIdle && matches "[^[:cntrl:]]+" e.onCalendar;
+      message = ''${o "pool.schedule"}: the entry { onCalendar = "${e.onCalendar}"; minIdle = ${toString e.minIdle}; } needs a minIdle from 0 to ${o "maxConcurrent"} (${toString cfg.maxConcurrent}) and a calendar event on one line.'';
+    }) cfg.pool.schedule
+    ++ [
+      {
         assertion =
           inRange 0.05 3600 cfg.pollInterval
           && inRange 0.05 (30 * 86400) cfg.jobTimeout
@@ -158,6 +204,10 @@ rec {
       {
         assertion = cfg.backend != "process" || cfg.runnerCommand != null;
         message = ''${o "backend"} = "process" needs ${o "runnerCommand"} (the runner executable, e.g. the official runner's run.sh).'';
+      }
+      {
+        assertion = cfg.backend != "nspawn" || cfg.container.system != null;
+        message = ''${o "backend"} = "nspawn" boots the prebuilt container system: leave ${o "container.system"} at its default (or give a system), not null.'';
       }
       {
         assertion = cfg.runnerCommand == null || absolutePlain cfg.runnerCommand;
@@ -216,6 +266,62 @@ rec {
         message = "services.runner-controller needs system.stateVersion >= 22.05: older hosts keep imperative containers in /etc/containers and /var/lib/containers, where the controller does not look.";
       }
     ];
+
+  # The argv of the command that sets the warm pool's size to `minIdle`.
+  poolSetArgv = command: minIdle: [
+    command
+    "pool"
+    "set"
+    (toString minIdle)
+  ];
+
+  # The systemd units that carry out cfg.pool.schedule: for entry i, a timer
+  # runner-controller-pool-i and its oneshot service, which runs `command pool set N` with
+  # `environment` (the daemon's: STATE_DIR locates its control socket). Attribute sets for
+  # systemd.timers and systemd.services.
+  poolUnits =
+    {
+      cfg,
+      command,
+      environment,
+    }:
+    let
+      entries = genList (i: {
+        name = "runner-controller-pool-${toString i}";
+        entry = elemAt cfg.pool.schedule i;
+      }) (length cfg.pool.schedule);
+      describe = e: "runner-controller: warm pool of ${toString e.minIdle} from ${e.onCalendar}";
+      units = f: listToAttrs (map (x: { inherit (x) name; value = f x.entry; }) entries);
+    in
+    {
+      timers = units (e: {
+        description = describe e;
+        wantedBy = [ "timers.target" ];
+        timerConfig = {
+          OnCalendar = e.onCalendar;
+          # Fired at boot when missed while the host was off.
+          Persistent = true;
+        };
+      });
+      services = units (e: {
+        description = describe e;
+        after = [ "runner-controller.service" ];
+        inherit environment;
+        # Retried while the daemon is not up yet (exit 3), for up to 10 minutes; never for a
+        # size the daemon refuses (exit 2).
+        startLimitIntervalSec = 900;
+        startLimitBurst = 20;
+        serviceConfig = {
+          Type = "oneshot";
+          ExecStart = concatStringsSep " " (poolSetArgv command e.minIdle);
+          Restart = "on-failure";
+          RestartSec = "30s";
+          RestartPreventExitStatus = "2";
+          User = "root";
+          UMask = "0077";
+        };
+      });
+    };
 
   # npm lock files written without "resolved" URLs (as this repository's is) give fetchers
   # nothing to download. Fill them in from the public registry's layout; the integrity hash in

@@ -64,7 +64,27 @@ let
     pkgs.gnugrep
   ];
 
-  environment = rc.toEnv cfg cfg.container.system // cfg.extraEnvironment;
+  # backend = "nspawn": every container's root, read-only (writes go to a per-container overlay
+  # in stateDir): mount points and the os-release nspawn looks for; the system comes from the
+  # store, bound read-only, and its activation fills /etc in the overlay.
+  nspawnRoot = pkgs.runCommand "runner-controller-nspawn-root" { } ''
+    mkdir -p $out/etc $out/nix/store $out/var/lib $out/run $out/tmp $out/root $out/proc $out/sys $out/dev
+    touch $out/etc/os-release
+  '';
+
+  environment =
+    rc.toEnv cfg cfg.container.system
+    // lib.optionalAttrs (cfg.backend == "nspawn") (rc.nspawnEnv nspawnRoot cfg.container.system)
+    // cfg.extraEnvironment;
+
+  # pool.schedule's timers and the oneshot services they start.
+  poolUnits = rc.poolUnits {
+    inherit cfg;
+    command = "${cfg.package}/bin/runner-controller";
+    environment = {
+      inherit (environment) STATE_DIR;
+    };
+  };
 
   # The operator commands with the service's environment (it holds no secret: the token is a
   # path), so `runner-status` and friends work from any root shell.
@@ -86,6 +106,8 @@ let
         fi
       '';
   helpers = map helper [
+    # `runner-controller pool` and `pool set` find the daemon's socket through STATE_DIR.
+    "runner-controller"
     "runner-status"
     "cleanup-github-runners"
     "cleanup-all-containers"
@@ -126,6 +148,11 @@ in
       description = "MAX_CONCURRENT: job containers at once.";
     };
 
+    pool = import ./pool-options.nix {
+      inherit lib;
+      defaults = d.pool;
+    };
+
     pollInterval = seconds d.pollInterval "POLL_INTERVAL: seconds between polls of GitHub (decimals allowed).";
     jobTimeout = seconds d.jobTimeout "JOB_TIMEOUT: seconds a job may run before its container is destroyed.";
     startupTimeout = seconds d.startupTimeout "STARTUP_TIMEOUT: seconds a new runner may take to come online before its container is replaced.";
@@ -155,6 +182,34 @@ in
       description = "HTTP_PORT: the port of the status API.";
     };
 
+    webhook = {
+      enable = mkOption {
+        type = types.bool;
+        default = d.webhook.enable;
+        description = "Webhook mode: react to GitHub's workflow_job webhooks within milliseconds; polling stays as the safety net.";
+      };
+      secretFile = mkOption {
+        type = types.nullOr types.str;
+        default = d.webhook.secretFile;
+        description = "WEBHOOK_SECRET_FILE: the file holding the webhook's secret (one a line; several for rotation). Not in the Nix store: use a secrets manager.";
+      };
+      host = mkOption {
+        type = types.str;
+        default = d.webhook.host;
+        description = "WEBHOOK_HOST: the address the webhook listener binds to. Keep 127.0.0.1 and put services.nginx (with ACME) in front.";
+      };
+      port = mkOption {
+        type = types.port;
+        default = d.webhook.port;
+        description = "WEBHOOK_PORT: the port of the webhook listener (POST /webhook).";
+      };
+      openFirewall = mkOption {
+        type = types.bool;
+        default = d.webhook.openFirewall;
+        description = "Open webhook.port in the firewall (only when GitHub reaches the listener directly, without a reverse proxy).";
+      };
+    };
+
     githubApiUrl = mkOption {
       type = types.str;
       default = d.githubApiUrl;
@@ -165,10 +220,11 @@ in
     backend = mkOption {
       type = types.enum [
         "nixos-container"
+        "nspawn"
         "process"
       ];
       default = d.backend;
-      description = "BACKEND: nixos-container (a container per job), or process (a local runner process per job; for testing).";
+      description = "BACKEND: nixos-container (a container per job), nspawn (the prebuilt container system booted straight from the store in a systemd-nspawn container per job: no per-container profile, config file or unit), or process (a local runner process per job; for testing).";
     };
 
     runnerCommand = mkOption {
@@ -366,6 +422,10 @@ in
       "nf_tables"
     ];
 
+    networking.firewall.allowedTCPPorts = lib.mkIf (cfg.webhook.enable && cfg.webhook.openFirewall) [
+      cfg.webhook.port
+    ];
+
     networking.nat = lib.mkIf cfg.nat.enable {
       enable = true;
       internalInterfaces = [ (if config.networking.nftables.enable then "ve-*" else "ve-+") ];
@@ -381,28 +441,32 @@ in
 
     systemd.tmpfiles.rules = [ "d ${cfg.stateDir} 0700 root root - -" ];
 
-    systemd.services.runner-controller = {
-      description = "runner-controller: ephemeral GitHub Actions runners in NixOS containers";
-      wantedBy = [ "multi-user.target" ];
-      wants = [ "network-online.target" ];
-      after = [ "network-online.target" ];
-      path = toolPath;
-      # Two malloc arenas: a daemon that mostly waits does not need one per thread, and they cost
-      # resident memory (together with the --optimize-for-size the executable passes to Node, the
-      # burst benchmark's peak RSS went from 161 to ~90 MB; see README "Performance").
-      environment = { MALLOC_ARENA_MAX = "2"; } // environment;
-      serviceConfig = {
-        ExecStart = "${cfg.package}/bin/runner-controller serve";
-        Restart = "on-failure";
-        RestartSec = "5s";
-        # Stop (and on upgrades, restart) only the daemon. Job containers are units of their
-        # own (container@NAME) and keep running; the process backend's runners share this
-        # cgroup, so the default KillMode=control-group would kill them. A new daemon adopts
-        # whatever runs.
-        KillMode = "process";
-        # Containers are root's business: nixos-container writes /etc, /var/lib and profiles.
-        User = "root";
-        UMask = "0077";
+    systemd.timers = poolUnits.timers;
+
+    systemd.services = poolUnits.services // {
+      runner-controller = {
+        description = "runner-controller: ephemeral GitHub Actions runners in NixOS containers";
+        wantedBy = [ "multi-user.target" ];
+        wants = [ "network-online.target" ];
+        after = [ "network-online.target" ];
+        path = toolPath;
+        # Two malloc arenas: a daemon that mostly waits does not need one per thread, and they cost
+        # resident memory (together with the --optimize-for-size the executable passes to Node, the
+        # burst benchmark's peak RSS went from 161 to ~90 MB; see README "Performance").
+        environment = { MALLOC_ARENA_MAX = "2"; } // environment;
+        serviceConfig = {
+          ExecStart = "${cfg.package}/bin/runner-controller serve";
+          Restart = "on-failure";
+          RestartSec = "5s";
+          # Stop (and on upgrades, restart) only the daemon. Job containers are units of their
+          # own (container@NAME) and keep running; the process backend's runners share this
+          # cgroup, so the default KillMode=control-group would kill them. A new daemon adopts
+          # whatever runs.
+          KillMode = "process";
+          # Containers are root's business: nixos-container writes /etc, /var/lib and profiles.
+          User = "root";
+          UMask = "0077";
+        };
       };
     };
   };

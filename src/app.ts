@@ -12,13 +12,16 @@ import { ConfigError, describeError } from "./errors.js";
 import { GitHubClient } from "./github/client.js";
 import { TokenFile } from "./github/token.js";
 import { closeServer, createHttpServer, listen, type HealthReport } from "./http/server.js";
+import { createWebhookListener, type WebhookListener } from "./http/webhook-listener.js";
+import type { WebhookResult } from "./http/webhook.js";
 import { controlSocketPath, createControlServer, listenControl } from "./http/control.js";
-import { Dashboard } from "./http/dashboard.js";
-import { DASHBOARD_CSP, DASHBOARD_HTML } from "./http/dashboard-page.js";
-import type { DaemonView } from "./http/daemon-view.js";
-import { createMetrics, type Metrics } from "./http/metrics.js";
+import type { Dashboard } from "./http/dashboard.js";
+import type { Metrics } from "./http/metrics.js";
+import { createObservability } from "./http/observability.js";
+import { containerState, poolReport, type PoolReport } from "./http/pool-report.js";
 import { createLogger, type Logger } from "./log.js";
 import { NixosContainerBackend } from "./backend/nixos-container.js";
+import { NspawnBackend } from "./backend/nspawn.js";
 import { ProcessBackend } from "./backend/process.js";
 import { LabelMatcher } from "./domain/labels.js";
 import { isPoolContainerName } from "./domain/naming.js";
@@ -40,6 +43,8 @@ export interface AppOverrides {
   /** Skip the STATE_DIR lock, and with it the control socket (tests that run a second app on purpose). */
   readonly noLock?: boolean;
   readonly retry?: RetryTiming;
+  /** Told the outcome of every webhook request (metrics, tests). */
+  readonly onWebhookResult?: (result: WebhookResult) => void;
 }
 
 export interface App {
@@ -50,10 +55,14 @@ export interface App {
   readonly http: Server;
   /** The control API on STATE_DIR/control.sock (served while the app holds the STATE_DIR lock). */
   readonly control: Server;
-  /** GET /metrics; `metrics.webhookDelivery(result)` counts webhook deliveries. */
+  /** GET /metrics; `metrics.webhookDelivery(result)` counts webhook deliveries (the listener's results). */
   readonly metrics: Metrics;
   /** GET / and GET /events. */
   readonly dashboard: Dashboard;
+  /** The webhook listener, in webhook mode (WEBHOOK_SECRET_FILE set). */
+  readonly webhook: WebhookListener | null;
+  /** POST /webhook's URL once started, in webhook mode. */
+  webhookUrl(): string | null;
   readonly log: Logger;
   /** Load state, take the STATE_DIR lock, listen, start the loop. Returns the HTTP base URL. */
   start(): Promise<string>;
@@ -95,6 +104,32 @@ export function buildBackend(config: Config, log: Logger, clock: Clock): Backend
         clock,
         path: config.path,
       });
+    case "nspawn": {
+      const n = config.nspawn;
+      if (n.root === undefined) throw new ConfigError("NSPAWN_ROOT is not set but BACKEND=nspawn needs it");
+      if (!n.boot && !config.runnerCommand)
+        throw new ConfigError(
+          "RUNNER_COMMAND is not set but BACKEND=nspawn with NSPAWN_BOOT=false needs it",
+          "set it to the runner executable inside the container, or NSPAWN_BOOT=true to boot the root",
+        );
+      if (n.root === "/" && n.volatile === "overlay")
+        throw new ConfigError(
+          "NSPAWN_ROOT=/ cannot be used with NSPAWN_VOLATILE=overlay (systemd-nspawn refuses the host's root)",
+          "set NSPAWN_VOLATILE=yes, or give a directory holding the container's root",
+        );
+      const c = config.container;
+      return new NspawnBackend({
+        root: join(config.stateDir, "nspawn"),
+        nspawn: { ...n, root: n.root },
+        runnerCommand: config.runnerCommand,
+        system: c.system,
+        limits: { cpuQuota: c.cpuQuota, memoryMax: c.memoryMax, tasksMax: c.tasksMax },
+        log,
+        clock,
+        path: config.path,
+        startTimeoutMs: c.startTimeoutMs,
+      });
+    }
     case "nixos-container": {
       const c = config.container;
       return new NixosContainerBackend({
@@ -136,9 +171,21 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     });
   const backend = overrides.backend ?? buildBackend(config, log.child({ component: "backend" }), clock);
   const store = overrides.store ?? new FileStateStore(config.stateDir);
-  /** Who hears the controller's events: the metrics, the dashboard, then the caller's observer. */
-  const observers: ((e: ControllerEvent) => void)[] = [];
-  if (overrides.onEvent) observers.push(overrides.onEvent);
+  // /metrics and the dashboard read the daemon when asked (after start) and hear its events.
+  const { metrics, dashboard, observe, handlers } = createObservability(
+    {
+      maxConcurrent: config.maxConcurrent,
+      containers: () => controller.containers(),
+      counters: () => controller.counters,
+      minIdle: () => controller.minIdle,
+      queuedJobs: () => queuedJobs(),
+      githubHealth: () => github.health(),
+      githubStats: () => github.stats(),
+      health: () => health(),
+      now: () => clock.now(),
+    },
+    clock,
+  );
   const controller = new Controller({
     config,
     github,
@@ -147,13 +194,8 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     clock,
     log,
     onEvent: (e) => {
-      for (const observe of observers) {
-        try {
-          observe(e);
-        } catch (err) {
-          log.error("an event observer failed", { event: e.type, error: describeError(err) });
-        }
-      }
+      observe(e);
+      overrides.onEvent?.(e);
     },
     ...(overrides.retry ? { retry: overrides.retry } : {}),
   });
@@ -220,7 +262,7 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
         job_id: r.jobId ?? r.triggerJobId,
         running_seconds: Math.max(0, Math.round((now - r.createdAt) / 1000)),
         phase: r.phase,
-        state: r.phase === "ready" ? "idle" : r.phase,
+        state: containerState(r.phase),
         pool: isPoolContainerName(r.name),
         runner_name: r.runnerName,
         subnet: subnet(r.subnet).cidr,
@@ -254,37 +296,35 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     };
   };
 
-  const daemonView: DaemonView = {
-    maxConcurrent: config.maxConcurrent,
-    containers: () => controller.containers(),
-    counters: () => controller.counters,
-    minIdle: () => controller.minIdle,
-    queuedJobs,
-    githubHealth: () => github.health(),
-    githubStats: () => github.stats(),
-    health,
-    now: () => clock.now(),
-  };
-  const metrics = createMetrics(daemonView);
-  const dashboard = new Dashboard({ view: daemonView, clock });
-  observers.unshift(
-    (e) => metrics.observe(e),
-    (e) => dashboard.observe(e),
-  );
-
-  const http = createHttpServer(
-    {
-      health,
-      status,
-      metrics: async () => ({ contentType: metrics.contentType, text: await metrics.render() }),
-      page: { html: DASHBOARD_HTML, csp: DASHBOARD_CSP },
-      events: (req, res) => dashboard.serve(req, res),
-    },
-    log.child({ component: "http" }),
-  );
+  const http = createHttpServer({ health, status, ...handlers }, log.child({ component: "http" }));
+  const webhook = config.webhook.secretFile
+    ? createWebhookListener({
+        secretFile: config.webhook.secretFile,
+        host: config.webhook.host,
+        port: config.webhook.port,
+        clock,
+        log: log.child({ component: "webhook" }),
+        onJob: (job) => controller.jobReported(job),
+        onResult: (result) => {
+          metrics.webhookDelivery(result);
+          overrides.onWebhookResult?.(result);
+        },
+      })
+    : null;
+  let webhookUrl: string | null = null;
+  const pool = (): PoolReport =>
+    poolReport(controller.containers(), controller.minIdle, config.maxConcurrent, clock.now());
   const control = createControlServer(
-    { cleanupAll: () => controller.cleanupAll() },
+    {
+      cleanupAll: () => controller.cleanupAll(),
+      pool,
+      setPool: async (minIdle) => {
+        await controller.setMinIdle(minIdle);
+        return pool();
+      },
+    },
     log.child({ component: "control" }),
+    clock,
   );
 
   return {
@@ -299,6 +339,8 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     log,
     status,
     health,
+    webhook,
+    webhookUrl: () => webhookUrl,
     async start() {
       // Everything that can be checked is checked before anything starts.
       token.get();
@@ -316,6 +358,13 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
             throw e;
           });
         }
+        if (webhook) {
+          webhookUrl = await webhook.start().catch(async (e: unknown) => {
+            await closeServer(http);
+            if (control.listening) await closeServer(control);
+            throw e;
+          });
+        }
         controller.start();
         log.info("runner-controller started", {
           repo: config.repo.fullName,
@@ -324,6 +373,7 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
           poll: `${config.pollIntervalMs / 1000}s`,
           backend: config.backend,
           http: url,
+          ...(webhookUrl ? { webhook: webhookUrl } : {}),
         });
         return url;
       } catch (e) {
@@ -345,8 +395,11 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
             log.warn("closing the control socket failed", { error: describeError(e) }),
           )
         : Promise.resolve();
+      const closingWebhook = (webhook?.stop() ?? Promise.resolve()).catch((e: unknown) =>
+        log.warn("closing the webhook listener failed", { error: describeError(e) }),
+      );
       await controller.stop();
-      await Promise.all([closing, closingControl]);
+      await Promise.all([closing, closingControl, closingWebhook]);
       await lock?.release();
       lock = null;
     },

@@ -16,6 +16,7 @@ import {
   type CoreEvent,
   type CoreState,
   type Problem,
+  type ReportedJob,
   type RetryPolicy,
 } from "./core/model.js";
 import type { ContainerRecord, ControllerState, GitHubView, PendingDeregistration } from "./domain/types.js";
@@ -54,6 +55,7 @@ export function coreConfigOf(config: Config, retry: RetryTiming = {}): CoreConfi
     poolMaxAgeMs: config.poolMaxAgeMs,
     runnerLabels: config.runnerLabels,
     runnerNamePrefix: config.runnerNamePrefix,
+    repository: config.repo.fullName,
     retry: { ...DEFAULT_RETRY, ...retry },
   };
 }
@@ -85,6 +87,10 @@ export class Controller {
       redactor: deps.redactor ?? sharedRedactor,
       report: (e) => this.#dispatch(e),
     });
+    deps.backend.onJobStarted?.((name) => {
+      this.#log.debug("runner started its job", { container: name });
+      this.#dispatch({ type: "job-started", name });
+    });
     deps.backend.onStopped((name) => {
       this.#log.debug("container stopped", { container: name });
       this.#dispatch({ type: "wake" });
@@ -106,6 +112,11 @@ export class Controller {
   /** Start polling and acting (after load). */
   start(): void {
     this.#dispatch({ type: "start" });
+  }
+
+  /** A verified `workflow_job` delivery: news newer than the latest poll. */
+  jobReported(job: ReportedJob): void {
+    this.#dispatch({ type: "job-reported", job });
   }
 
   /** Run a round as soon as possible. */
@@ -217,7 +228,7 @@ export class Controller {
   }
 
   snapshotState(): ControllerState {
-    return { version: 1, ...durableRecords(this.#state) };
+    return { version: 1, ...durableRecords(this.#state, this.#coreConfig) };
   }
 
   get counters(): Readonly<ControllerCounters> {

@@ -82,6 +82,8 @@ export interface Backend {
   usage?(name: string): Promise<ContainerUsage | null>;
   /** Stop and remove the container and everything it left behind. Idempotent; a missing container is success. */
   destroy(name: string): Promise<void>;
+  /** Called when a container's runner starts its job, when the backend can tell (a pool runner is replaced at once). */
+  onJobStarted?(listener: (name: string) => void): void;
   /** Called when a container stops, when the backend can tell (lets the loop react at once). */
   onStopped(listener: (name: string) => void): void;
   /** Stop watching. Containers keep running. */

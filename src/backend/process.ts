@@ -16,6 +16,7 @@ import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { ControllerError, describeError } from "../errors.js";
 import { DEFAULT_PATH, signalGroup, spawnDetached } from "../exec/exec.js";
+import { watchJobStart, type JobStartWatch } from "./job-start-watch.js";
 import type { Logger } from "../log.js";
 import { isContainerName } from "../domain/naming.js";
 import type { BackendState } from "../domain/types.js";
@@ -99,6 +100,9 @@ export class ProcessBackend implements Backend {
   readonly #options: ProcessBackendOptions;
   readonly #children = new Map<string, ChildProcess>();
   readonly #listeners: ((name: string) => void)[] = [];
+  readonly #jobListeners: ((name: string) => void)[] = [];
+  /** Watches of runners' logs for the moment they take their job. */
+  readonly #jobWatches = new Map<string, JobStartWatch>();
   readonly #adopted = new Map<string, Meta>();
   /** Set while adopted processes are being watched; aborting it ends the watch. */
   #watching: AbortController | undefined;
@@ -124,11 +128,15 @@ export class ProcessBackend implements Backend {
   }
 
   #notify(name: string): void {
-    for (const listener of this.#listeners) {
+    this.#tell(this.#listeners, name);
+  }
+
+  #tell(listeners: readonly ((name: string) => void)[], name: string): void {
+    for (const listener of listeners) {
       try {
         listener(name);
       } catch (e) {
-        this.#options.log.error("a stop listener failed", { container: name, error: describeError(e) });
+        this.#options.log.error("a listener failed", { container: name, error: describeError(e) });
       }
     }
   }
@@ -183,8 +191,14 @@ export class ProcessBackend implements Backend {
     let discarded = false;
     this.#children.set(spec.name, child);
     this.#usage.track(spec.name, pid, meta.startTime);
+    this.#jobWatches.set(
+      spec.name,
+      watchJobStart(join(dir, "runner.log"), () => this.#tell(this.#jobListeners, spec.name)),
+    );
     child.once("exit", (code, sig) => {
       this.#children.delete(spec.name);
+      this.#jobWatches.get(spec.name)?.close();
+      this.#jobWatches.delete(spec.name);
       if (discarded) return;
       this.#options.log.debug("runner process exited", { container: spec.name, code, signal: sig });
       // Only a record for people; the directory may be gone or unwritable.
@@ -337,6 +351,11 @@ export class ProcessBackend implements Backend {
     this.#listeners.push(listener);
   }
 
+  /** The runner wrote that it is running its job (see job-start-watch.ts). */
+  onJobStarted(listener: (name: string) => void): void {
+    this.#jobListeners.push(listener);
+  }
+
   /** CPU and peak memory of the runner's process tree (sampled while it ran; see process-usage.ts). */
   usage(name: string): Promise<ContainerUsage | null> {
     return this.#usage.usage(name);
@@ -344,6 +363,8 @@ export class ProcessBackend implements Backend {
 
   async close(): Promise<void> {
     this.#usage.close();
+    for (const w of this.#jobWatches.values()) w.close();
+    this.#jobWatches.clear();
     this.#watching?.abort();
     this.#watching = undefined;
     this.#adopted.clear();

@@ -2,13 +2,14 @@
  * `npm run bench`: the real daemon (a child process) against the simulator with the process
  * backend. Prints each figure beside its goal with PASS/MISS and writes bench/results/latest.json.
  *
- *   node dist/bench/main.js [--only b1,b2,b3,b4] [--runner PATH]
+ *   node dist/bench/main.js [--only b1,b2,b3,b4,b5,b6] [--runner PATH]
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { makeBench, percentile, sleep, startDaemon, until, type DaemonProcess } from "./harness.js";
 import { packagePath, SIM_RUNNER_PATH } from "../util/paths.js";
 import { fastRunnerPath } from "./fast-runner.js";
+import { b5, b6 } from "./latency.js";
 
 interface Figure {
   readonly id: string;
@@ -414,7 +415,9 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const onlyArg = args.indexOf("--only");
   const only =
-    onlyArg >= 0 ? new Set((args[onlyArg + 1] ?? "").split(",")) : new Set(["b1", "b2", "b3", "b4"]);
+    onlyArg >= 0
+      ? new Set((args[onlyArg + 1] ?? "").split(","))
+      : new Set(["b1", "b2", "b3", "b4", "b5", "b6"]);
   const runnerArg = args.indexOf("--runner");
   let runner = runnerArg >= 0 ? args[runnerArg + 1]! : await fastRunnerPath();
   if (!runner) {
@@ -434,6 +437,8 @@ async function main(): Promise<void> {
     await b1SlotFreed(runner);
   }
   if (only.has("b2")) await b2(runner);
+  if (only.has("b5")) await b5(runner, report);
+  if (only.has("b6")) await b6(runner, report);
   if (only.has("b3") || only.has("b4")) await b3b4(runner, soak);
   const result = {
     date: new Date().toISOString(),

@@ -184,5 +184,8 @@ export async function demo(opts: DemoOptions = {}): Promise<number> {
     peak <= config.maxConcurrent &&
     twice === 0;
   out(ok ? "demo finished: all good" : "demo FAILED: see above");
+  out(
+    "next: runner-controller demo --pool 2   (a warm pool: idle runners take each job the moment it is queued)",
+  );
   return ok ? 0 : 1;
 }

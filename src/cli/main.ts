@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
-import { loadConfig, loadStatusSettings, parseRepo } from "../config.js";
+import { CONFIG_SCHEMA, loadConfig, loadStatusSettings, parseRepo, readVariable } from "../config.js";
 import { describeError, isControllerError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { packagePath } from "../util/paths.js";
@@ -19,7 +19,9 @@ const USAGE = `runner-controller — on-demand, ephemeral GitHub Actions runners
 
 Usage:
   runner-controller serve              run the daemon (configured by environment variables, see README)
-  runner-controller demo               run a self-contained demo on the embedded GitHub simulator
+  runner-controller demo [--pool N] [--webhooks]
+                                       run a self-contained demo on the embedded GitHub simulator
+                                       (--pool N: with a warm pool of N idle runners)
   runner-controller simulate [--host H] [--port P] [--repo OWNER/REPO] [--token T]
                              [--advertise-host A] [--webhook URL --webhook-secret-file F]
                                        run the GitHub simulator on its own (default 127.0.0.1:8090);
@@ -31,6 +33,8 @@ Operator commands (each also installed under its own name; --help for details):
   runner-controller cleanup-runners [--dry-run]
                                              = cleanup-github-runners: remove offline runners without a container
   runner-controller cleanup-all [--yes]      = cleanup-all-containers: destroy every container, deregister its runner
+  runner-controller pool [--json]            the warm pool: its size, idle/starting/busy containers
+  runner-controller pool set N               keep N idle runners ready (saved; 0 drains the pool)
   They read the daemon's environment variables, completed by --env-file PATH or, if it exists,
   /etc/runner-controller/env.
 
@@ -38,7 +42,7 @@ Operator commands (each also installed under its own name; --help for details):
   runner-controller --version
 
 Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration
-            (status: 3 when the daemon is not reachable).
+            (status and pool: 3 when the daemon is not reachable).
 `;
 
 function version(): string {
@@ -67,16 +71,38 @@ class UsageError extends Error {
 function operatorArgs(
   cmd: OperatorCommand,
   args: string[],
-): { help: boolean; envFile: string | undefined; json: boolean; dryRun: boolean; yes: boolean } {
-  const flags = { status: ["json"], "cleanup-runners": ["dry-run"], "cleanup-all": ["yes"] }[cmd];
+): {
+  help: boolean;
+  envFile: string | undefined;
+  json: boolean;
+  dryRun: boolean;
+  yes: boolean;
+  positionals: string[];
+} {
+  const flags = {
+    status: ["json"],
+    "cleanup-runners": ["dry-run"],
+    "cleanup-all": ["yes"],
+    pool: ["json"],
+  }[cmd];
   const options: Record<string, { type: "boolean" | "string"; short?: string }> = {
     help: { type: "boolean", short: "h" },
     "env-file": { type: "string" },
   };
   for (const f of flags) options[f] = f === "yes" ? { type: "boolean", short: "y" } : { type: "boolean" };
+  const negative =
+    cmd === "pool" ? args.find((a, i) => args[i - 1] === "set" && /^-[0-9]/.test(a)) : undefined;
+  if (negative !== undefined) {
+    const err = new UsageError(
+      `pool set ${negative}: N must be a whole number, 0 or more (0 drains the pool)`,
+    );
+    err.showUsage = false;
+    throw err;
+  }
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
-    values = parseArgs({ args, options, allowPositionals: false, strict: true }).values;
+    ({ values, positionals } = parseArgs({ args, options, allowPositionals: cmd === "pool", strict: true }));
   } catch (e) {
     const err = new UsageError(`${(e as Error).message.split("\n")[0]}; see --help`, { cause: e });
     err.showUsage = false;
@@ -89,7 +115,25 @@ function operatorArgs(
     json: values["json"] === true,
     dryRun: values["dry-run"] === true,
     yes: values["yes"] === true,
+    positionals,
   };
+}
+
+/** `pool` or `pool set N`: the size to set, or undefined to show the pool. */
+function poolSize(positionals: readonly string[]): number | undefined {
+  const usage = (message: string): UsageError => {
+    const err = new UsageError(`${message}; usage: runner-controller pool [set N], see --help`);
+    err.showUsage = false;
+    return err;
+  };
+  const [verb, n, ...extra] = positionals;
+  if (verb === undefined) return undefined;
+  if (verb !== "set") throw usage(`unknown pool command ${JSON.stringify(verb)}`);
+  if (n === undefined) throw usage("pool set needs N, the number of idle runners to keep");
+  if (extra.length > 0) throw usage(`unexpected argument ${JSON.stringify(extra[0])}`);
+  if (!/^[0-9]+$/.test(n) || !Number.isSafeInteger(Number(n)))
+    throw usage(`pool set ${JSON.stringify(n)}: N must be a whole number, 0 or more (0 drains the pool)`);
+  return Number(n);
 }
 
 async function ask(question: string): Promise<string> {
@@ -107,6 +151,7 @@ async function operator(cmd: OperatorCommand, rest: string[]): Promise<number> {
     io.out(OPERATOR_HELP[cmd]);
     return 0;
   }
+  const size = cmd === "pool" ? poolSize(parsed.positionals) : undefined;
   const { env, note } = operatorEnv(process.env, parsed.envFile);
   if (note) io.err(`note: ${note}`);
   // Warnings and errors of the adapters (e.g. a failing destroy) go to stderr; progress does not.
@@ -128,6 +173,11 @@ async function operator(cmd: OperatorCommand, rest: string[]): Promise<number> {
         io,
         log,
       );
+    }
+    case "pool": {
+      const { pool } = await import("./pool.js");
+      const stateDir = readVariable(CONFIG_SCHEMA.stateDir, env);
+      return pool(stateDir, { json: parsed.json, ...(size !== undefined ? { set: size } : {}) }, io);
     }
   }
 }
@@ -154,14 +204,26 @@ async function main(argv: string[]): Promise<number> {
       }
       // Each command loads only what it needs (the daemon's memory footprint matters).
       return (await import("./serve.js")).serve(loadConfig(process.env), redactor);
-    case "demo":
+    case "demo": {
       if (rest.includes("--help")) {
         out(
-          "runner-controller demo — simulator + daemon + process backend, about 20 seconds; exits 0 when all went well",
+          "runner-controller demo [--pool N] [--webhooks] — simulator + daemon + process backend, about 20 seconds; exits 0 when all went well\n" +
+            "  --pool N     a warm pool of N idle runners (MIN_IDLE=N, 1 to 20): jobs picked up at once, the pool refilling\n" +
+            "  --webhooks   webhook mode: the simulator sends signed workflow_job webhooks, polling only every 60 s",
         );
         return 0;
       }
-      return (await import("./demo.js")).demo();
+      const args = [...rest];
+      const webhooks = args.includes("--webhooks");
+      if (webhooks) args.splice(args.indexOf("--webhooks"), 1);
+      const poolRaw = flag(args, "--pool", webhooks ? "0" : "");
+      if (args.length) throw new UsageError(`unknown argument ${args[0]}`);
+      if (poolRaw === "") return (await import("./demo.js")).demo();
+      const pool = Number(poolRaw);
+      if (!/^[0-9]+$/.test(poolRaw) || pool < (webhooks ? 0 : 1) || pool > 20)
+        throw new UsageError(`--pool ${poolRaw}: the pool size must be a whole number from 1 to 20`);
+      return (await import("./demo-pool.js")).demoPool({ pool, webhooks });
+    }
     case "simulate": {
       if (rest.includes("--help")) {
         out(USAGE);
@@ -201,6 +263,7 @@ async function main(argv: string[]): Promise<number> {
     case "status":
     case "cleanup-runners":
     case "cleanup-all":
+    case "pool":
       return operator(cmd, rest);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);

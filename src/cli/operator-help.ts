@@ -1,6 +1,6 @@
 /** The operator commands' --help texts. */
 
-export type OperatorCommand = "status" | "cleanup-runners" | "cleanup-all";
+export type OperatorCommand = "status" | "cleanup-runners" | "cleanup-all" | "pool";
 
 const ENV = `Configuration: the daemon's environment variables (GITHUB_REPO, GITHUB_TOKEN_FILE, STATE_DIR,
 HTTP_HOST, HTTP_PORT, RUNNER_NAME_PREFIX, BACKEND, …), unchanged. Values missing from the
@@ -71,4 +71,33 @@ Exit codes: 0 every container destroyed and every registration removed
             1 something was left (listed as LEFT), the cleanup failed, or not confirmed
             2 bad usage, a missing or bad setting, an unreadable token file, or no --yes
               without a terminal`,
+
+  pool: `runner-controller pool   (the warm pool)
+
+Usage: runner-controller pool [--json] [--env-file PATH]
+       runner-controller pool set N [--json] [--env-file PATH]
+
+The warm pool keeps N runners registered and online, ready for any matching job, so a job starts
+the moment it is queued; each still takes exactly one job, and its container is then destroyed
+and replaced. Pool and busy containers together never exceed MAX_CONCURRENT.
+
+  pool              the pool's size, how many containers are idle, starting and busy, and the
+                    containers made for the pool (named p + 7 digits)
+  pool set N        keep N idle runners from now on (0 to MAX_CONCURRENT). The daemon saves it
+                    in STATE_DIR, so a restart keeps it (MIN_IDLE is only the size it starts
+                    with). 0 drains the idle pool runners; busy ones finish their job.
+  --json            the daemon's answer as JSON: {min_idle, max_concurrent, idle, starting,
+                    busy, pool_containers}
+  --env-file PATH   see below
+  -h, --help        this text
+
+It talks to the running daemon over STATE_DIR/control.sock (mode 0600: run it as root or as the
+daemon's user); only STATE_DIR is read from the configuration.
+
+${ENV}
+
+Exit codes: 0 done
+            1 the daemon failed to set it (e.g. STATE_DIR cannot be written) or answered strangely
+            2 bad usage, or a size the daemon refuses (not from 0 to MAX_CONCURRENT)
+            3 no daemon answers on STATE_DIR/control.sock`,
 };

@@ -9,7 +9,8 @@
 import { existsSync } from "node:fs";
 import type { StatusReport } from "../app.js";
 import type { StatusSettings } from "../config.js";
-import { runnerNameMatcher } from "../domain/naming.js";
+import { isPoolContainerName, runnerNameMatcher } from "../domain/naming.js";
+import { containerState } from "../http/pool-report.js";
 import { describeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { readStateSync } from "../state/store.js";
@@ -49,6 +50,8 @@ interface StateSide {
   /** False when there is no state file (no daemon has run with this STATE_DIR). */
   readonly exists: boolean;
   readonly containers: readonly { name: string; phase: string; runner_name: string; job_id: number | null }[];
+  /** The warm pool's size saved in the state (the daemon starts with it), or null (then MIN_IDLE). */
+  readonly min_idle: number | null;
   readonly error: string | null;
 }
 
@@ -77,6 +80,7 @@ function stateSide(stateDir: string): StateSide {
         runner_name: r.runnerName,
         job_id: r.jobId ?? r.triggerJobId,
       })),
+      min_idle: recorded.minIdle ?? null,
       error: null,
     };
   } catch (e) {
@@ -85,6 +89,7 @@ function stateSide(stateDir: string): StateSide {
       path,
       exists: true,
       containers: [],
+      min_idle: null,
       error: code ? `cannot read ${path} (${code})` : describeError(e),
     };
   }
@@ -187,6 +192,16 @@ function printDaemon(daemon: DaemonStatus, out: (l: string) => void): void {
   out(
     `containers  ${report.active_containers.length} of ${report.max_concurrent}${queued}; polling every ${report.poll_interval_seconds} s; job timeout ${report.job_timeout_seconds} s`,
   );
+  const states = report.active_containers.map((c) => stateOf(c));
+  if (typeof extra["min_idle"] === "number") {
+    const n = (state: string): number => states.filter((x) => x === state).length;
+    const counts = `${n("idle")} idle, ${n("creating") + n("starting")} starting, ${n("busy")} busy`;
+    out(
+      extra["min_idle"] === 0
+        ? `pool        min idle 0 (no warm pool; runner-controller pool set N keeps N runners ready); ${counts}`
+        : `pool        min idle ${extra["min_idle"]}; ${counts}`,
+    );
+  }
   const pending = extra["pending_deregistrations"];
   if (Array.isArray(pending) && pending.length > 0) {
     out(`            deregistrations to retry: ${pending.map(String).join(", ")}`);
@@ -194,17 +209,33 @@ function printDaemon(daemon: DaemonStatus, out: (l: string) => void): void {
   if (report.active_containers.length > 0) {
     out("");
     for (const l of table(
-      ["CONTAINER", "PHASE", "JOB", "RUNNING", "RUNNER"],
-      report.active_containers.map((c) => [
+      ["CONTAINER", "STATE", "KIND", "JOB", "RUNNING", "RUNNER"],
+      report.active_containers.map((c, i) => [
         c.name,
-        c.phase,
-        c.job_id === null ? "-" : String(c.job_id),
+        states[i] ?? c.phase,
+        kindOf(c.name, c.pool),
+        jobText(c.job_id),
         duration(c.running_seconds),
         c.runner_name,
       ]),
     ))
       out(l);
   }
+}
+
+/** idle/busy/…: the daemon's `state`, or from the phase for a daemon that predates it. */
+function stateOf(c: StatusReport["active_containers"][number]): string {
+  return typeof (c as { state?: unknown }).state === "string" ? c.state : containerState(c.phase);
+}
+
+/** "pool" for a container made for the warm pool, "job" for one made for a queued job. */
+function kindOf(name: string, pool?: boolean): string {
+  return (pool ?? isPoolContainerName(name)) ? "pool" : "job";
+}
+
+/** A pool container that has not taken a job yet has none (0 or null). */
+function jobText(jobId: number | null): string {
+  return jobId === null || jobId === 0 ? "-" : String(jobId);
 }
 
 function printState(state: StateSide, out: (l: string) => void): void {
@@ -219,15 +250,12 @@ function printState(state: StateSide, out: (l: string) => void): void {
     return;
   }
   out(`state       ${state.containers.length} container(s) recorded in ${state.path}`);
+  if (state.min_idle !== null)
+    out(`            warm pool: min idle ${state.min_idle} (saved; the daemon starts with it)`);
   if (state.containers.length > 0) {
     for (const l of table(
-      ["CONTAINER", "PHASE", "JOB", "RUNNER"],
-      state.containers.map((c) => [
-        c.name,
-        c.phase,
-        c.job_id === null ? "-" : String(c.job_id),
-        c.runner_name,
-      ]),
+      ["CONTAINER", "PHASE", "KIND", "JOB", "RUNNER"],
+      state.containers.map((c) => [c.name, c.phase, kindOf(c.name), jobText(c.job_id), c.runner_name]),
     ))
       out(l);
   }
@@ -244,7 +272,7 @@ function printGitHub(github: GitHubSide, source: string, out: (l: string) => voi
   }
   const count = github.runners.length;
   out(
-    `GitHub      ${github.repo}: ${count} runner${count === 1 ? "" : "s"} named ${github.prefix}-j…  (containers from ${source})`,
+    `GitHub      ${github.repo}: ${count} runner${count === 1 ? "" : "s"} named ${github.prefix}-j… or -p…  (containers from ${source})`,
   );
   if (count === 0) return;
   for (const l of table(

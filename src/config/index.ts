@@ -5,6 +5,7 @@ export type {
   Env,
   GitHubSettings,
   HostFacts,
+  NspawnConfig,
   RegistrationMode,
   StatusSettings,
 } from "./types.js";

@@ -271,3 +271,35 @@ export const searchPath: Kind<string> = {
       : raw.trim();
   },
 };
+
+/** One read-only bind: an absolute host path, and where it appears in the container (the same path by default). */
+export interface BindMount {
+  readonly host: string;
+  readonly container: string;
+}
+
+const BIND_PATH_RE = /^\/[A-Za-z0-9._+@/-]*$/;
+
+/** A comma list of `HOST[:CONTAINER]` absolute paths (systemd-nspawn `--bind-ro=`). */
+export const bindList: Kind<readonly BindMount[]> = {
+  values: "comma-separated `HOST[:CONTAINER]` absolute paths",
+  keepsBlank: true,
+  parse(raw) {
+    const out: BindMount[] = [];
+    for (const item of raw.split(",").map((s) => s.trim())) {
+      if (item === "") continue;
+      const [hostPath, containerPath, extra] = item.split(":");
+      const inside = containerPath ?? hostPath;
+      const plain = (p: string | undefined): p is string =>
+        p !== undefined && BIND_PATH_RE.test(p) && !p.split("/").includes("..");
+      if (extra !== undefined || !plain(hostPath) || !plain(inside)) {
+        return new Problem(
+          `has ${showValue(item)}, which is not HOST or HOST:CONTAINER with absolute paths`,
+          "give e.g. /nix/store,/var/cache/ci:/cache (letters, digits and ._+@-/ only, no ..)",
+        );
+      }
+      out.push(Object.freeze({ host: hostPath, container: inside }));
+    }
+    return Object.freeze(out);
+  },
+};

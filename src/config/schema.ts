@@ -11,6 +11,7 @@
  */
 import {
   apiUrl,
+  bindList,
   executable,
   filePath,
   flag,
@@ -59,15 +60,34 @@ export const CONFIG_SCHEMA = {
   }),
   minIdle: variable("MIN_IDLE", integer(0, 100), {
     default: "0",
-    nix: null, // pool.minIdle: set by the module (issue 11)
+    nix: "pool.minIdle",
     description:
       "Warm pool: idle runners kept registered and online, ready for any matching job (each still takes one job); at most `MAX_CONCURRENT`. Changed at run time with `runner-controller pool set N`",
   }),
   poolMaxAgeMs: variable("POOL_MAX_AGE", seconds(60, 30 * 86400), {
     default: "43200",
-    nix: null, // pool.maxAge: set by the module (issue 11)
+    nix: "pool.maxAge",
     description: "Seconds an idle pool runner is kept before it is replaced by a fresh one",
   }),
+  webhook: {
+    secretFile: optional("WEBHOOK_SECRET_FILE", filePath, {
+      nix: "webhook.secretFile",
+      description:
+        "Turns webhook mode on: a file holding the `workflow_job` webhook's secret (several lines = several accepted secrets, for rotation). Re-read when it changes; never logged",
+    }),
+    host: variable("WEBHOOK_HOST", host, {
+      default: "127.0.0.1",
+      nix: "webhook.host",
+      description:
+        "Address the webhook listener (`POST /webhook`) binds to; put a reverse proxy with TLS in front",
+    }),
+    port: variable("WEBHOOK_PORT", integer(0, 65535), {
+      default: "8081",
+      nix: "webhook.port",
+      description:
+        "Port of the webhook listener (its own, separate from the status API; `0` picks a free one)",
+    }),
+  },
   pollIntervalMs: variable("POLL_INTERVAL", seconds(0.05, 3600), {
     default: "10",
     nix: "pollInterval",
@@ -87,7 +107,8 @@ export const CONFIG_SCHEMA = {
   stateDir: variable("STATE_DIR", filePath, {
     default: "/var/lib/runner-controller",
     nix: "stateDir",
-    description: "State, lock, and (process backend) runner work directories",
+    description:
+      "State, lock, the `process` backend's runner work directories and the `nspawn` backend's container layers (`STATE_DIR/nspawn/NAME`)",
   }),
   httpPort: variable("HTTP_PORT", integer(0, 65535), {
     default: "8080",
@@ -105,11 +126,11 @@ export const CONFIG_SCHEMA = {
     description:
       "REST base URL, without credentials, query or fragment; for GitHub Enterprise Server `https://HOST/api/v3`",
   }),
-  backend: variable("BACKEND", oneOf("nixos-container", "process"), {
+  backend: variable("BACKEND", oneOf("nixos-container", "process", "nspawn"), {
     default: "nixos-container",
     nix: "backend",
     description:
-      "`nixos-container` (a NixOS container per job), or `process` (each runner is a local process; for non-NixOS hosts and tests)",
+      "`nixos-container` (a NixOS container per job), `nspawn` (a `systemd-nspawn` container per job on a read-only root with a throw-away layer; any systemd Linux host), or `process` (each runner is a local process; for non-NixOS hosts and tests)",
   }),
   runnerCommand: optional("RUNNER_COMMAND", executable, {
     requiredWhen: {
@@ -119,7 +140,7 @@ export const CONFIG_SCHEMA = {
     },
     nix: "runnerCommand",
     description:
-      "`process` backend: the runner executable, started without arguments and without a shell, with `ACTIONS_RUNNER_INPUT_JITCONFIG` in its environment (e.g. the official runner's `run.sh`)",
+      "`process` backend: the runner executable, started without arguments and without a shell, with `ACTIONS_RUNNER_INPUT_JITCONFIG` in its environment (e.g. the official runner's `run.sh`); `nspawn` backend with `NSPAWN_BOOT=false`: the same, as a path inside the container",
   }),
   runnerNamePrefix: variable("RUNNER_NAME_PREFIX", namePrefix, {
     derived: "host name",
@@ -241,6 +262,42 @@ export const CONFIG_SCHEMA = {
       nix: "container.extraNspawnFlags",
       description:
         "More `systemd-nspawn` flags for every job container (written to its `.conf`; no spaces, quotes or `$` inside a flag), e.g. `--link-journal=no`",
+    }),
+  },
+  nspawn: {
+    root: optional("NSPAWN_ROOT", filePath, {
+      requiredWhen: {
+        name: "BACKEND",
+        equals: "nspawn",
+        fix: "set it to the directory every container uses read-only as its root, e.g. / with NSPAWN_VOLATILE=yes",
+      },
+      nix: null, // the module sets it with backend = "nspawn" (a directory holding the container system)
+      description:
+        "`nspawn` backend: the directory every container uses, read-only, as its root (`--directory=`); it is never modified",
+    }),
+    volatile: variable("NSPAWN_VOLATILE", oneOf("overlay", "yes"), {
+      default: "overlay",
+      nix: null, // the module's root is a plain directory: the default
+      description:
+        "`nspawn` backend: each container's throw-away layer — `overlay` (the root under a per-container overlay in `STATE_DIR`), or `yes` (a tmpfs root with only `/usr` from `NSPAWN_ROOT`; works with `/`)",
+    }),
+    bindRo: variable("NSPAWN_BIND_RO", bindList, {
+      default: "",
+      nix: null, // the module binds /nix/store
+      description:
+        "`nspawn` backend: host paths bound read-only into every container (`--bind-ro=`), e.g. `/nix/store`",
+    }),
+    boot: variable("NSPAWN_BOOT", flag, {
+      default: "false",
+      nix: null, // the module boots the container system: true
+      description:
+        "`nspawn` backend: `false` runs `RUNNER_COMMAND` (a path inside the container) as the container's payload; `true` boots the root's init (`CONTAINER_SYSTEM/init` when set), whose runner service takes the job",
+    }),
+    network: variable("NSPAWN_NETWORK", oneOf("veth", "host"), {
+      default: "veth",
+      nix: null, // the module keeps the default: veth
+      description:
+        "`nspawn` backend: `veth` (the container's own network, host `192.168.N.10`, container `.11`) or `host` (the host's network; for tests and trusted hosts)",
     }),
   },
   path: variable("PATH", searchPath, {

@@ -1,6 +1,6 @@
 /** The shape of the daemon's configuration (what src/config/schema.ts parses the environment into). */
 
-export type BackendKind = "nixos-container" | "process";
+export type BackendKind = "nixos-container" | "process" | "nspawn";
 export type RegistrationMode = "jit" | "token";
 
 /** Settings of the nixos-container backend (read whatever the backend, validated the same way). */
@@ -26,11 +26,31 @@ export interface ContainerConfig {
   readonly extraNspawnFlags: readonly string[];
 }
 
+/** Settings of the nspawn backend (read whatever the backend). */
+export interface NspawnConfig {
+  /** NSPAWN_ROOT: the directory every container uses, read-only, as its root; undefined = unset. */
+  readonly root: string | undefined;
+  /** NSPAWN_VOLATILE: `overlay` (the root under a per-container layer) or `yes` (a tmpfs root with the root's /usr). */
+  readonly volatile: "overlay" | "yes";
+  /** NSPAWN_BIND_RO: host paths bound read-only into every container. */
+  readonly bindRo: readonly { readonly host: string; readonly container: string }[];
+  /** NSPAWN_BOOT: boot the root's init (true) or run RUNNER_COMMAND as the payload (false). */
+  readonly boot: boolean;
+  /** NSPAWN_NETWORK: `veth` (a private network, host .10 / container .11) or `host`. */
+  readonly network: "veth" | "host";
+}
+
 /** The daemon's whole configuration, parsed once and frozen. Durations are in milliseconds. */
 export interface Config {
   readonly repo: { readonly owner: string; readonly name: string; readonly fullName: string };
   readonly tokenFile: string;
   readonly maxConcurrent: number;
+  /** Webhook mode: on when secretFile is set. */
+  readonly webhook: {
+    readonly secretFile: string | undefined;
+    readonly host: string;
+    readonly port: number;
+  };
   /** Warm pool size (MIN_IDLE); at most maxConcurrent. */
   readonly minIdle: number;
   readonly poolMaxAgeMs: number;
@@ -49,6 +69,7 @@ export interface Config {
   readonly runnerNamePrefix: string;
   readonly registration: RegistrationMode;
   readonly container: ContainerConfig;
+  readonly nspawn: NspawnConfig;
   readonly createConcurrency: number;
   readonly githubRequestTimeoutMs: number;
   readonly githubWriteIntervalMs: number;

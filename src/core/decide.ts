@@ -7,11 +7,13 @@ import type { ControllerState } from "../domain/types.js";
 import { advanceCleanup, cleanupListed, cleanupRunnersListed, startCleanup } from "./cleanup.js";
 import { Draft } from "./draft.js";
 import { judgeEndedRunners } from "./idle-exits.js";
+import { jobReported, pruneReportedJobs } from "./reported-jobs.js";
 import type { CoreConfig, CoreEvent, CoreState, Decision } from "./model.js";
 import { LIST_KEY, PERSIST_KEY, POLL_KEY, RUNNERS_KEY } from "./model.js";
 import { maybeStartRound, planRound } from "./round.js";
 import {
   onCreated,
+  onJobStarted,
   onCreateFailed,
   onCreateStarted,
   onDeregistered,
@@ -41,8 +43,15 @@ export function initialState(
     unwritable: null,
     cleanup: null,
     idleExits: { pending: new Map(), streak: 0, halted: null },
-    // A size set at run time survives restarts, within today's MAX_CONCURRENT.
-    minIdle: Math.min(saved.minIdle ?? config.minIdle, config.maxConcurrent),
+    reportedJobs: new Map(),
+    // A size set at run time survives restarts (within today's MAX_CONCURRENT) — unless MIN_IDLE
+    // itself was changed since: then the new configuration is what the operator wants.
+    minIdle: Math.min(
+      saved.minIdle !== undefined && (saved.minIdleConfigured ?? config.minIdle) === config.minIdle
+        ? saved.minIdle
+        : config.minIdle,
+      config.maxConcurrent,
+    ),
     mode: "loaded",
     startedAt: 0,
     cancelled: new Set(),
@@ -90,6 +99,16 @@ function apply(d: Draft, event: CoreEvent): void {
     case "cleanup-requested":
       startCleanup(d);
       return;
+    case "job-reported":
+      // News newer than the latest poll: plan at once, without waiting for the backend's listing
+      // (a plan without one leaves everything the listing decides — ended containers, orphans —
+      // to the full round that follows); the poll stays the safety net.
+      if (!jobReported(d, event.job)) return;
+      if (d.mode === "running" && !d.cleanup) planRound(d, null);
+      d.wantRound();
+      return;
+    case "job-started":
+      return onJobStarted(d, event.name);
     case "pool-set": {
       const before = d.minIdle;
       d.setMinIdle(Math.max(0, Math.min(event.minIdle, d.config.maxConcurrent)));
@@ -112,6 +131,7 @@ function apply(d: Draft, event: CoreEvent): void {
       for (const [name, f] of d.recentlyFinished) if (f.at < view.startedAt) d.recentlyFinished.delete(name);
       for (const [name, at] of d.recentlyRemoved) if (at < view.startedAt) d.recentlyRemoved.delete(name);
       judgeEndedRunners(d, view);
+      pruneReportedJobs(d, view);
       d.counters.polls++;
       d.note({ type: "observed", queued: view.jobs.filter((j) => j.status === "queued").length });
       d.wantRound();

@@ -24,6 +24,8 @@ export interface CoreConfig {
   readonly poolMaxAgeMs: number;
   readonly runnerLabels: readonly string[];
   readonly runnerNamePrefix: string;
+  /** owner/name of the repository served (deliveries for any other are ignored). */
+  readonly repository: string;
   readonly retry: RetryPolicy;
 }
 
@@ -121,6 +123,20 @@ export interface IdleExits {
   readonly halted: { readonly since: number; readonly probes: number; readonly probeAt: number } | null;
 }
 
+/** A job as a `workflow_job` webhook reported it. */
+export interface ReportedJob {
+  readonly id: number;
+  readonly runId: number;
+  readonly name: string;
+  readonly labels: readonly string[];
+  readonly status: "waiting" | "queued" | "in_progress" | "completed";
+  readonly runnerName: string | null;
+  readonly conclusion: string | null;
+  readonly createdAt: number;
+  /** owner/name */
+  readonly repository: string;
+}
+
 export interface CoreState {
   /** Persisted: container records by name. */
   readonly records: ReadonlyMap<string, ContainerRecord>;
@@ -141,6 +157,8 @@ export interface CoreState {
   /** Writing the state (or runner directories) fails: no creates until a write works again. */
   readonly unwritable: (Problem & { readonly retryAt: number; readonly attempts: number }) | null;
   readonly cleanup: CleanupState | null;
+  /** Jobs webhooks reported since the polls caught up, by id (core/reported-jobs.ts). */
+  readonly reportedJobs: ReadonlyMap<number, ReportedJob & { readonly at: number }>;
   /** The warm pool's size (MIN_IDLE, or as last set at run time; persisted). */
   readonly minIdle: number;
   /** Runners ending without taking a job (core/idle-exits.ts). */
@@ -171,8 +189,12 @@ export type CoreEvent =
   | { readonly type: "tick" }
   /** Something changed outside (a container stopped): a round is wanted. */
   | { readonly type: "wake" }
+  /** A container's runner said it started its job (before any poll can show it). */
+  | { readonly type: "job-started"; readonly name: string }
   | { readonly type: "stop" }
   | { readonly type: "cleanup-requested" }
+  /** A `workflow_job` webhook delivery (already verified and parsed by the listener). */
+  | { readonly type: "job-reported"; readonly job: ReportedJob }
   /** `runner-controller pool set N`. */
   | { readonly type: "pool-set"; readonly minIdle: number }
   | { readonly type: "github-observed"; readonly view: GitHubView }
@@ -320,13 +342,18 @@ export interface Decision {
 }
 
 /** The persisted part of the state, as the store saves it. */
-export function durableRecords(state: CoreState): {
+export function durableRecords(
+  state: CoreState,
+  config: Pick<CoreConfig, "minIdle">,
+): {
   minIdle: number;
+  minIdleConfigured: number;
   containers: ContainerRecord[];
   deregistrations: PendingDeregistration[];
 } {
   return {
     minIdle: state.minIdle,
+    minIdleConfigured: config.minIdle,
     containers: [...state.records.values()],
     deregistrations: [...state.deregistrations.values()],
   };

@@ -23,6 +23,16 @@ export function onRunnerRegistered(d: Draft, name: string, runnerId: number | nu
   d.patchRecord(name, (r) => ({ ...r, runnerId, registeredAt: d.now }));
 }
 
+/** The runner took its job: busy now (the poll will say which job); a pool is refilled at once. */
+export function onJobStarted(d: Draft, name: string): void {
+  const r = d.records.get(name);
+  if (!r || (r.phase !== "starting" && r.phase !== "ready")) return;
+  d.setRecord({ ...r, phase: "busy", busySince: d.now, onlineAt: r.onlineAt ?? d.now, surplusSince: null });
+  d.note({ type: "busy", name, jobId: r.jobId });
+  runnerWorked(d);
+  d.wantRound();
+}
+
 export function onCreated(d: Draft, name: string): void {
   d.release(name);
   d.cancelled.delete(name);
@@ -42,7 +52,9 @@ export function onCreateFailed(d: Draft, name: string, code: string, message: st
     d.note({ type: "create-cancelled", name });
     return;
   }
-  if (code === STATE_UNWRITABLE) markUnwritable(d, code, message);
+  // A create that failed because its intent could not be saved says nothing new when the failed
+  // save is already known, and its message must not replace that save's cause (ENOSPC, EIO…).
+  if (code === STATE_UNWRITABLE && !d.unwritable) markUnwritable(d, code, message);
   const failures = d.createBackoff.failures + 1;
   const delay = effectRetryDelay(d.config.retry, failures);
   d.createBackoff = { failures, blockedUntil: d.now + delay };

@@ -7,6 +7,7 @@ import type { Draft } from "./draft.js";
 import { LIST_KEY } from "./model.js";
 import { createsHeldUntil, probeSent, runnerWorked } from "./idle-exits.js";
 import { plan } from "./plan/plan.js";
+import { withReportedJobs } from "./reported-jobs.js";
 
 /** Start a round — list the backend — when one is wanted and none is under way. */
 export function maybeStartRound(d: Draft): void {
@@ -20,7 +21,8 @@ export function planRound(d: Draft, backend: ReadonlyMap<string, BackendState> |
   if (d.mode !== "running" || d.cleanup) return;
   const { now, config } = d;
   const github = d.github;
-  const view = github.ok ? github.view : null;
+  const polled = github.ok ? github.view : null;
+  const view = polled && withReportedJobs(polled, d.reportedJobs);
   const fresh = view !== null && github.unread;
   if (fresh) d.github = { ...github, unread: false };
   const inFlight = new Set([

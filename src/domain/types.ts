@@ -71,6 +71,8 @@ export interface ControllerState {
   readonly version: 1;
   /** The warm pool's size as last set at run time (`pool set N`); unset: MIN_IDLE. */
   readonly minIdle?: number;
+  /** MIN_IDLE when that was saved: a restart with another MIN_IDLE takes the new configuration. */
+  readonly minIdleConfigured?: number;
   readonly containers: readonly ContainerRecord[];
   readonly deregistrations: readonly PendingDeregistration[];
 }

@@ -10,7 +10,8 @@
 import { decodeJitConfig, type SimCredentials } from "./jitconfig.js";
 
 const log = (msg: string): void => {
-  process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
+  // The official runner's terminal format: "<time>: <message>".
+  process.stdout.write(`${new Date().toISOString()}: ${msg}\n`);
 };
 
 async function call(

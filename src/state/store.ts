@@ -56,6 +56,7 @@ export function parseState(text: string, path: string): ControllerState {
   const file = raw as {
     version?: unknown;
     minIdle?: unknown;
+    minIdleConfigured?: unknown;
     containers?: unknown;
     deregistrations?: unknown;
   };
@@ -84,11 +85,15 @@ export function parseState(text: string, path: string): ControllerState {
         retryAt: typeof d.retryAt === "number" ? d.retryAt : 0,
       }))
     : [];
-  const minIdle =
-    typeof file.minIdle === "number" && Number.isInteger(file.minIdle) && file.minIdle >= 0
-      ? { minIdle: file.minIdle }
-      : {};
-  return { version: 1, ...minIdle, containers, deregistrations };
+  const count = (v: unknown): number | undefined =>
+    typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined;
+  const minIdle = count(file.minIdle);
+  const minIdleConfigured = count(file.minIdleConfigured);
+  const pool = {
+    ...(minIdle !== undefined ? { minIdle } : {}),
+    ...(minIdleConfigured !== undefined ? { minIdleConfigured } : {}),
+  };
+  return { version: 1, ...pool, containers, deregistrations };
 }
 
 export function serializeState(state: ControllerState): string {

@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { demo } from "../../src/cli/demo.js";
+import { demoPool } from "../../src/cli/demo-pool.js";
 import { decodeJitConfig } from "../../src/sim/jitconfig.js";
 import { CLI, waitFor } from "../helpers/world.js";
 
@@ -18,6 +19,38 @@ describe("runner-controller demo", () => {
     expect(text).toMatch(/peak concurrency +[1-3] \(limit 3\)/);
     expect(text).toMatch(/picked +job integration/);
     expect(text).toMatch(/demo finished: all good/);
+    expect(text).toMatch(/^next: runner-controller demo --pool 2 /m);
+  });
+
+  it("--pool 2: jobs go to waiting runners at once, the pool refills, and is drained at the end", async () => {
+    const lines: string[] = [];
+    const code = await demoPool({ pool: 2, out: (l) => lines.push(l) });
+    const text = lines.join("\n");
+    expect(code, text).toBe(0);
+    expect(text).toMatch(/warm pool +2 idle runners \(MIN_IDLE=2\); at most 4 containers/);
+    for (const job of ["single-1", "single-2", "single-3", "burst-1", "burst-2"]) {
+      expect(text).toMatch(
+        new RegExp(`picked +job ${job} +0\\.[0-9]{2} s after it was queued, by waiting runner demo-p`),
+      );
+    }
+    expect(text.match(/pool +refilled: 2 idle again/g)).toHaveLength(3);
+    expect(text).toMatch(/picked up by waiting runners +5: median 0\.[0-9]{2} s/);
+    expect(text).toMatch(/jobs served +7\/7, each by a container of its own$/m);
+    expect(text.match(/\(pool-drain;/g)).toHaveLength(2);
+    expect(text).toMatch(/demo finished: all good/);
+  });
+
+  it("--webhooks: jobs are seen from their webhook, not a poll (polling every 60 s), and served in well under a second", async () => {
+    const lines: string[] = [];
+    const code = await demoPool({ pool: 0, webhooks: true, out: (l) => lines.push(l) });
+    const text = lines.join("\n");
+    expect(code, text).toBe(0);
+    expect(text).toMatch(/webhooks +signed workflow_job deliveries to http:\/\/127\.0\.0\.1:\d+\/webhook/);
+    expect(text).toMatch(/polling every 60 s/);
+    for (const job of ["single-1", "single-2", "single-3"]) {
+      expect(text).toMatch(new RegExp(`picked +job ${job} +0\\.[0-9]{2} s after it was queued`));
+    }
+    expect(text).toMatch(/jobs served +5\/5, each by a container of its own$/m);
   });
 });
 

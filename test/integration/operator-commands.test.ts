@@ -51,6 +51,10 @@ async function daemonWithBusyContainers(n: number, durationMs = 60_000): Promise
     `${n} busy containers`,
     () => daemon!.app.controller.containers().filter((c) => c.phase === "busy").length === n,
   );
+  // The runners say they took their jobs before a poll shows it: wait for the poll too.
+  await waitFor("a poll showing the jobs running", () =>
+    (daemon!.app.controller.lastView()?.jobs ?? []).every((j) => j.status !== "queued"),
+  );
   return daemon.app.controller
     .containers()
     .map((c) => c.name)
@@ -85,7 +89,11 @@ describe("runner-status", () => {
       /^daemon +http:\/\/127\.0\.0\.1:\d+ +running, healthy, up \d+s, serving octo-org\/octo-repo$/m,
     );
     expect(r.stdout).toMatch(/^containers +1 of 1; 0 matching job\(s\) queued; polling every 0\.25 s/m);
-    expect(r.stdout).toMatch(new RegExp(`^ +${name} +busy +${job.id} +\\d+s +test-${name}$`, "m"));
+    expect(r.stdout).toMatch(
+      /^pool +min idle 0 \(no warm pool; .*pool set N.*\); 0 idle, 0 starting, 1 busy$/m,
+    );
+    expect(r.stdout).toMatch(/^ +CONTAINER +STATE +KIND +JOB +RUNNING +RUNNER$/m);
+    expect(r.stdout).toMatch(new RegExp(`^ +${name} +busy +job +${job.id} +\\d+s +test-${name}$`, "m"));
     expect(r.stdout).toMatch(/GitHub +octo-org\/octo-repo: 1 runner named test-j…/);
     expect(r.stdout).toMatch(
       new RegExp(`^ +test-${name} +online +yes +${name} +self-hosted,nix,Linux,X64$`, "m"),
@@ -310,7 +318,14 @@ describe("cleanup-all-containers", () => {
 
     for (const pid of pids.values()) expect(isAlive(pid)).toBe(false);
     expect(readdirSync(join(world.stateDir, "containers"))).toEqual([]);
-    expect(readStateSync(world.stateDir)).toEqual({ version: 1, containers: [], deregistrations: [] });
+    // Cleared but for the warm pool's size, which is a setting, not a container.
+    expect(readStateSync(world.stateDir)).toEqual({
+      version: 1,
+      minIdle: 0,
+      minIdleConfigured: 0,
+      containers: [],
+      deregistrations: [],
+    });
     expect(existsSync(join(world.stateDir, "lock"))).toBe(false);
     expect(
       world.sim.model

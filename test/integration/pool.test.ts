@@ -108,4 +108,22 @@ describe("warm pool", () => {
     ).toEqual(before);
     expect(world.sim.stats.byRoute["POST /runners/generate-jitconfig"]?.total).toBe(2);
   });
+
+  it("replaces a pool runner the moment it takes a job, without a poll (the runner says so in its log)", async () => {
+    daemon = await startInProcess(world, { MIN_IDLE: "1", POLL_INTERVAL: "30" });
+    await waitFor("one idle runner online", () => idleOnline() === 1);
+    const polls = daemon.app.controller.counters.polls;
+    const run = world.sim.queueRun({ jobs: [{ name: "a", labels: nix, durationMs: 4000 }] });
+    const job = world.sim.model.jobs.get(run.jobs[0]!.id)!;
+    await waitFor("job picked up", () => job.startedAt !== null, 5000);
+    await waitFor(
+      "a replacement runner online",
+      () => idleOnline() === 1 && job.status === "in_progress",
+      3000,
+    );
+    expect(daemon.app.controller.counters.polls).toBe(polls);
+    const states = daemon.app.controller.containers().map((r) => r.phase);
+    expect(states).toContain("busy");
+    expect(states).toHaveLength(2);
+  });
 });

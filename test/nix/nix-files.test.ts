@@ -143,6 +143,7 @@ describe.skipIf(!hasNix)("Nix files", () => {
           repo = "o/r"; tokenFile = "/run/t"; runnerCommand = "/opt/run.sh"; runnerNamePrefix = "ci";
           nat = { enable = true; externalInterface = "eth0"; };
           container = l.defaults.container // { nixosPath = "/nix/store/00000000000000000000000000000000-source/nixos"; };
+          webhook = l.defaults.webhook // { enable = true; secretFile = "/run/secrets/webhook"; };
         };
       in l.toEnv cfg null // l.toEnv cfg "/nix/store/00000000000000000000000000000000-system"`);
     const variables = moduleVariables();
@@ -275,6 +276,124 @@ describe.skipIf(!hasNix)("Nix files", () => {
       failing(`{ container = base.container // { nixosPath = "/nix/store/abc-source/nixos"; }; }`),
     ).toEqual([]);
     expect(failing("{ }", "21.11")).toEqual([expect.stringMatching(/stateVersion >= 22\.05/)]);
+  });
+
+  it("pool.schedule becomes one timer and one oneshot `runner-controller pool set N` service per entry", async () => {
+    const facts = nixEval<{
+      enabledOnly: boolean;
+      timers: Record<
+        string,
+        { wantedBy: string[]; timerConfig: { OnCalendar: string; Persistent: boolean } }
+      >;
+      services: Record<
+        string,
+        { ExecStart: string; Type: string; noRetry: string; after: string[]; environment: Env }
+      >;
+      serviceNames: string[];
+      none: Record<string, unknown>;
+      env: Env;
+    }>(`
+      let
+        l = import ./nix/lib.nix;
+        cfg = l.defaults // {
+          enable = true; repo = "o/r"; tokenFile = "/run/t"; runnerCommand = null; runnerNamePrefix = null;
+          package = "/nix/store/00000000000000000000000000000000-runner-controller";
+          stateDir = "/var/lib/rc-pool"; extraEnvironment = { };
+          container = l.defaults.container // { system = null; };
+          pool = l.defaults.pool // {
+            minIdle = 1; maxAge = 3600;
+            schedule = [ { onCalendar = "Mon..Fri 08:00"; minIdle = 4; } { onCalendar = "Mon..Fri 18:00"; minIdle = 0; } ];
+          };
+        };
+        module = c: import ./nix/module.nix { config.services.runner-controller = c; lib = ${LIB}; pkgs = { }; };
+        systemd = (module cfg).config.content.systemd;
+      in {
+        enabledOnly = (module cfg).config.condition;
+        timers = builtins.mapAttrs (n: t: { inherit (t) wantedBy timerConfig; }) systemd.timers;
+        services = builtins.mapAttrs (n: s: {
+          inherit (s.serviceConfig) ExecStart Type;
+          noRetry = s.serviceConfig.RestartPreventExitStatus;
+          inherit (s) after environment;
+        }) (removeAttrs systemd.services [ "runner-controller" ]);
+        serviceNames = builtins.attrNames systemd.services;
+        none = (module (cfg // { pool = l.defaults.pool; })).config.content.systemd.timers;
+        env = l.toEnv cfg null;
+      }`);
+    expect(facts.enabledOnly).toBe(true);
+    expect(facts.timers).toEqual({
+      "runner-controller-pool-0": {
+        wantedBy: ["timers.target"],
+        timerConfig: { OnCalendar: "Mon..Fri 08:00", Persistent: true },
+      },
+      "runner-controller-pool-1": {
+        wantedBy: ["timers.target"],
+        timerConfig: { OnCalendar: "Mon..Fri 18:00", Persistent: true },
+      },
+    });
+    expect(facts.serviceNames).toEqual([
+      "runner-controller",
+      "runner-controller-pool-0",
+      "runner-controller-pool-1",
+    ]);
+    const command = "/nix/store/00000000000000000000000000000000-runner-controller/bin/runner-controller";
+    for (const [name, size] of [
+      ["runner-controller-pool-0", "4"],
+      ["runner-controller-pool-1", "0"],
+    ] as const) {
+      const unit = facts.services[name]!;
+      expect(unit.ExecStart.split(" "), name).toEqual([command, "pool", "set", size]);
+      expect(unit.Type).toBe("oneshot");
+      expect(unit.noRetry).toBe("2");
+      expect(unit.after).toEqual(["runner-controller.service"]);
+      // The daemon's STATE_DIR: the command finds the control socket there.
+      expect(unit.environment).toEqual({ STATE_DIR: "/var/lib/rc-pool" });
+    }
+    expect(facts.none).toEqual({});
+    const config = loadConfig(facts.env);
+    expect(config.minIdle).toBe(1);
+    expect(config.poolMaxAgeMs).toBe(3_600_000);
+
+    // The argv is one the command accepts: with no daemon it gets as far as the socket (exit 3).
+    const argv = facts.services["runner-controller-pool-0"]!.ExecStart.split(" ").slice(1);
+    const dir = await mkdtemp(join(tmpdir(), "rc-pool-set-"));
+    try {
+      const r = spawnSync(process.execPath, [join(REPO, "bin/runner-controller.js"), ...argv], {
+        env: { STATE_DIR: dir, PATH: process.env["PATH"] ?? "/usr/bin:/bin" },
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      expect(r.stderr).toContain(`no daemon answers on ${dir}/control.sock`);
+      expect(r.status).toBe(3);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the pool's sizes are checked against maxConcurrent at evaluation", () => {
+    const failing = (override: string): string[] =>
+      nixEval<string[]>(`
+        let
+          l = import ./nix/lib.nix;
+          base = l.defaults // { repo = "o/r"; tokenFile = "/run/t"; runnerCommand = null; runnerNamePrefix = null;
+                                 nat = { enable = true; externalInterface = "eth0"; }; };
+          cfg = base // (${override});
+        in map (a: a.message) (builtins.filter (a: !a.assertion) (l.checks { inherit cfg; stateVersion = "25.05"; }))`);
+    expect(failing(`{ maxConcurrent = 3; pool = base.pool // { minIdle = 3; } ; }`)).toEqual([]);
+    expect(failing(`{ maxConcurrent = 3; pool = base.pool // { minIdle = 4; }; }`)).toEqual([
+      "services.runner-controller.pool.minIdle = 4 must be from 0 to services.runner-controller.maxConcurrent (3): pool and busy containers together never exceed maxConcurrent.",
+    ]);
+    const entry = (calendar: string, n: number): string =>
+      `{ maxConcurrent = 3; pool = base.pool // { schedule = [ { onCalendar = "daily"; minIdle = 3; } { onCalendar = ${JSON.stringify(calendar)}; minIdle = ${n}; } ]; }; }`;
+    expect(failing(entry("Mon..Fri 08:00", 0))).toEqual([]);
+    expect(failing(entry("Mon..Fri 08:00", 5))).toEqual([
+      expect.stringMatching(
+        /^services\.runner-controller\.pool\.schedule: the entry \{ onCalendar = "Mon\.\.Fri 08:00"; minIdle = 5; \} needs a minIdle from 0 to .*maxConcurrent \(3\)/,
+      ),
+    ]);
+    expect(failing(entry("", 1))).toEqual([expect.stringMatching(/pool\.schedule/)]);
+    expect(failing(`{ pool = base.pool // { maxAge = 30; }; }`)).toEqual([
+      expect.stringMatching(/pool\.maxAge must be from 60 seconds/),
+    ]);
   });
 
   it("the limits module's defaults and value checks agree with the daemon's", () => {

@@ -72,6 +72,10 @@ rec {
         name = "attrsOf";
         inherit elemType;
       };
+      submodule = module: {
+        name = "submodule";
+        inherit module;
+      };
       either = left: right: {
         name = "either";
         inherit left right;

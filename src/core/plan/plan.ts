@@ -12,15 +12,18 @@
  * - A job is demand when its status is `queued` and its labels are a subset of ours.
  */
 import { runnerKey } from "../model.js";
-import { LabelMatcher } from "../../domain/labels.js";
-import { canTransition } from "../../domain/lifecycle.js";
 import {
-  containerNameFor,
-  isContainerName,
-  isPoolContainerName,
-  runnerNameFor,
-  runnerNameMatcher,
-} from "../../domain/naming.js";
+  byAge,
+  choosePool,
+  differs,
+  isLive,
+  isPoolRecord,
+  markDestroying,
+  newRecord,
+  withPhase,
+} from "./records.js";
+import { LabelMatcher } from "../../domain/labels.js";
+import { containerNameFor, isContainerName, runnerNameMatcher } from "../../domain/naming.js";
 import { allocateSubnet } from "../../domain/subnets.js";
 import type {
   BackendState,
@@ -30,7 +33,6 @@ import type {
   ObservedJob,
   ObservedRunner,
   PendingDeregistration,
-  Phase,
 } from "../../domain/types.js";
 
 export interface PlannerConfig {
@@ -89,24 +91,6 @@ export type PlanEffect =
 export interface Plan {
   readonly records: ContainerRecord[];
   readonly effects: PlanEffect[];
-}
-
-function isLive(r: ContainerRecord): boolean {
-  return r.phase !== "destroying";
-}
-
-function withPhase(r: ContainerRecord, phase: Phase, patch: Partial<ContainerRecord> = {}): ContainerRecord {
-  if (!canTransition(r.phase, phase)) return r;
-  return { ...r, ...patch, phase };
-}
-
-function markDestroying(r: ContainerRecord, reason: DestroyReason): ContainerRecord {
-  return { ...r, phase: "destroying", destroyReason: reason, retryAt: 0 };
-}
-
-/** Oldest first, then by id: the order GitHub itself tends to serve jobs in. */
-function byAge(a: ObservedJob, b: ObservedJob): number {
-  return a.createdAt - b.createdAt || a.id - b.id;
 }
 
 export function plan(input: PlanInput): Plan {
@@ -375,51 +359,4 @@ export function plan(input: PlanInput): Plan {
   }
 
   return { records: [...records.values()], effects };
-}
-
-/** A container made for the warm pool rather than for a queued job. */
-export function isPoolRecord(r: ContainerRecord): boolean {
-  return isPoolContainerName(r.name);
-}
-
-/** The pool's members among the spare containers: online ones first, then the newest. */
-function choosePool(spare: readonly ContainerRecord[], minIdle: number): ReadonlySet<string> {
-  const rank = (r: ContainerRecord): number => (r.phase === "ready" ? 0 : 1);
-  const ordered = [...spare].sort(
-    (a, b) => rank(a) - rank(b) || b.createdAt - a.createdAt || a.name.localeCompare(b.name),
-  );
-  return new Set(ordered.slice(0, minIdle).map((r) => r.name));
-}
-
-function newRecord(
-  config: PlannerConfig,
-  name: string,
-  subnet: number,
-  jobId: number,
-  now: number,
-): ContainerRecord {
-  return {
-    name,
-    runnerName: runnerNameFor(config.runnerNamePrefix, name),
-    runnerId: null,
-    registeredAt: null,
-    triggerJobId: jobId,
-    jobId: jobId === 0 ? null : jobId,
-    subnet,
-    phase: "creating",
-    createdAt: now,
-    onlineAt: null,
-    busySince: null,
-    surplusSince: null,
-    destroyReason: null,
-    destroyAttempts: 0,
-    retryAt: 0,
-  };
-}
-
-/** Whether two versions of a record differ in any field (an unchanged record is not saved again). */
-function differs(a: ContainerRecord, b: ContainerRecord): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof ContainerRecord>;
-  for (const k of keys) if (a[k] !== b[k]) return true;
-  return false;
 }

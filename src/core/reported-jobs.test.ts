@@ -1,0 +1,125 @@
+/** Webhook deliveries in the core: demand at once, in any order, for our repository and labels only. */
+import { describe, expect, it } from "vitest";
+import { decide, initialState } from "./decide.js";
+import type { CoreConfig, CoreEvent, CoreState, Effect, ReportedJob } from "./model.js";
+import { DEFAULT_RETRY } from "./model.js";
+
+const config: CoreConfig = {
+  maxConcurrent: 4,
+  pollIntervalMs: 60_000,
+  jobTimeoutMs: 7_200_000,
+  startupTimeoutMs: 600_000,
+  idleTimeoutMs: 300_000,
+  minIdle: 0,
+  poolMaxAgeMs: 43_200_000,
+  runnerLabels: ["self-hosted", "nix"],
+  runnerNamePrefix: "host",
+  repository: "octo-org/octo-repo",
+  retry: DEFAULT_RETRY,
+};
+
+/** Feed events at `now`, answering every list-backend with an empty listing; collect the effects. */
+function feed(state: CoreState, events: CoreEvent[], now = 1000): { state: CoreState; effects: Effect[] } {
+  const effects: Effect[] = [];
+  const queue = [...events];
+  for (let e = queue.shift(); e; e = queue.shift()) {
+    const d = decide(state, e, now, config);
+    state = d.state;
+    for (const x of d.effects) {
+      effects.push(x);
+      if (x.kind === "list-backend") queue.push({ type: "backend-listed", containers: new Map() });
+    }
+  }
+  return { state, effects };
+}
+
+function started(): CoreState {
+  const s0 = initialState({ version: 1, containers: [], deregistrations: [] }, config);
+  return feed(s0, [
+    { type: "start" },
+    { type: "github-observed", view: { startedAt: 900, jobs: [], runners: [] } },
+  ]).state;
+}
+
+const job = (over: Partial<ReportedJob>): ReportedJob => ({
+  id: 5,
+  runId: 1,
+  name: "build",
+  labels: ["self-hosted", "nix"],
+  status: "queued",
+  runnerName: null,
+  conclusion: null,
+  createdAt: 950,
+  repository: "octo-org/octo-repo",
+  ...over,
+});
+
+const creates = (effects: Effect[]): Effect[] => effects.filter((e) => e.kind === "create");
+
+describe("reported jobs (webhooks)", () => {
+  it("a queued job for our repository and labels is demand at once: a round creates its container", () => {
+    const { effects } = feed(started(), [{ type: "job-reported", job: job({}) }]);
+    expect(creates(effects)).toEqual([expect.objectContaining({ kind: "create", jobId: 5 })]);
+  });
+
+  it("matches the repository case-insensitively, as GitHub names are", () => {
+    const { effects } = feed(started(), [
+      { type: "job-reported", job: job({ repository: "Octo-Org/Octo-Repo" }) },
+    ]);
+    expect(creates(effects)).toHaveLength(1);
+  });
+
+  it("ignores other repositories, labels we do not serve, and waiting jobs", () => {
+    const { effects, state } = feed(started(), [
+      { type: "job-reported", job: job({ repository: "octo-org/other" }) },
+      { type: "job-reported", job: job({ id: 6, labels: ["gpu"] }) },
+      { type: "job-reported", job: job({ id: 7, status: "waiting" }) },
+    ]);
+    expect(effects).toEqual([]);
+    expect(state.reportedJobs.size).toBe(0);
+  });
+
+  it("a queued delivery after the job's in_progress or completed never creates a container", () => {
+    for (const first of ["in_progress", "completed"] as const) {
+      const { effects } = feed(started(), [
+        { type: "job-reported", job: job({ status: first, runnerName: "elsewhere-1" }) },
+        { type: "job-reported", job: job({ status: "queued" }) },
+      ]);
+      expect(creates(effects), first).toEqual([]);
+    }
+  });
+
+  it("a duplicate queued delivery creates nothing more", () => {
+    const { effects } = feed(started(), [
+      { type: "job-reported", job: job({}) },
+      { type: "job-reported", job: job({}) },
+    ]);
+    expect(creates(effects)).toHaveLength(1);
+  });
+
+  it("a queued job the poll already shows taken is not demand (the later status wins)", () => {
+    let state = started();
+    state = feed(state, [
+      {
+        type: "github-observed",
+        view: {
+          startedAt: 990,
+          jobs: [
+            {
+              id: 5,
+              runId: 1,
+              name: "build",
+              status: "in_progress",
+              labels: ["self-hosted", "nix"],
+              runnerName: "other-runner",
+              createdAt: 950,
+            },
+          ],
+          runners: [],
+        },
+      },
+    ]).state;
+    const { effects } = feed(state, [{ type: "job-reported", job: job({}) }]);
+    expect(creates(effects)).toEqual([]);
+  });
+});
