@@ -14,36 +14,24 @@
  * Completion: the guest powers off when its runner exits, so the unit goes inactive; a cheap
  * poll (one `systemctl show` for all watched containers) notices and tells the listeners.
  *
- * Teardown, every step safe to repeat after a crash at any point: stop the unit and wait until
- * it is at rest (destroying while it is still starting deletes the root under a running nspawn;
- * a unit that will not stop is SIGKILLed, then stopped again: Restart=on-failure restarts it)
- * → `nixos-container destroy` → `systemctl reset-failed` → remove the set-property drop-ins,
- * the .nspawn file, the secret, a leftover ve-NAME link and dangling journal links.
+ * Teardown: nixos/teardown.ts (every step safe to repeat after a crash at any point).
  *
  * Failures are classified by stderr text: nixos-container's exit codes are arbitrary. Every
  * command goes through src/exec with a timeout; names are checked against our own pattern
  * before any path or argument is made from them.
  */
-import { rm } from "node:fs/promises";
-import { join } from "node:path";
-import type { Clock } from "../clock.js";
-import { ConfigError, ControllerError, describeError } from "../errors.js";
+import { ControllerError, describeError } from "../errors.js";
 import { DEFAULT_PATH, describeFailure, minimalEnv, ok, run, type ExecResult } from "../exec/exec.js";
 import type { Logger } from "../log.js";
-import { isContainerName } from "../domain/naming.js";
 import type { BackendState } from "../domain/types.js";
 import type { Backend, ContainerUsage, CreateSpec } from "../ports.js";
-import { classifyFailure, explainFailure, type FailureKind } from "./nixos/classify.js";
+import { classifyFailure, explainFailure } from "./nixos/classify.js";
 import {
   DEFAULT_HOST_PATHS,
   confPath,
-  dropInDirs,
-  exists,
   listContainerConfs,
   nspawnPath,
   nspawnSettings,
-  removeDanglingJournalLinks,
-  removeGuestSecret,
   rootPath,
   secretDocument,
   setExtraNspawnFlags,
@@ -54,99 +42,26 @@ import {
 import { laterUsage, readCgroupUsage } from "./nixos/cgroup-usage.js";
 import { containerUnit, isAtRest, isRunningState, nameOfUnit, parseActiveStates } from "./nixos/units.js";
 
-/** Where each container's NixOS system comes from. */
-export type ContainerSource =
-  { readonly kind: "system"; readonly path: string } | { readonly kind: "template"; readonly path: string };
+import {
+  checkContainerName,
+  checkOptions,
+  ContainerCommandError,
+  hintFor,
+  IPV4_RE,
+  timeoutsFor,
+  type NixosContainerBackendOptions,
+  type NixosTimeouts,
+} from "./nixos/options.js";
+import { findLeftovers, teardownContainer } from "./nixos/teardown.js";
+import { cancelledError, createArgs, limitProperties } from "./nixos/commands.js";
 
-/** systemd resource limits per container; null = not limited. Swap is always off. */
-export interface ContainerLimits {
-  readonly cpuQuota: string | null;
-  readonly memoryMax: string | null;
-  readonly tasksMax: string | null;
-}
-
-export interface NixosTimeouts {
-  /** `nixos-container create` (with a template it evaluates and builds NixOS). */
-  readonly create: number;
-  /** `nixos-container start` (blocks until the guest has booted). */
-  readonly start: number;
-  /** `systemctl stop`. */
-  readonly stop: number;
-  /** Waiting for the unit to come to rest after stop, and again after SIGKILL. */
-  readonly settle: number;
-  /** `nixos-container destroy` (removes the whole root). */
-  readonly destroy: number;
-  /** Quick calls: show, set-property, reset-failed, kill, daemon-reload, ip. */
-  readonly command: number;
-}
-
-export interface NixosContainerBackendOptions {
-  readonly log: Logger;
-  readonly clock: Clock;
-  readonly source: ContainerSource;
-  /**
-   * With a template: the `nixos` directory of the nixpkgs that evaluates it, passed as `create
-   * --nixos-path`. Without it nixos-container evaluates `<nixpkgs/nixos>`, which needs nixpkgs on
-   * NIX_PATH (flake-based hosts and services have none).
-   */
-  readonly nixosPath?: string;
-  /** NIX_PATH for nixos-container (the daemon's own, forwarded); unset or empty = none. */
-  readonly nixPath?: string;
-  /** PATH of the helper commands (the configuration's PATH). */
-  readonly path?: string;
-  readonly limits: ContainerLimits;
-  /** Extra systemd-nspawn flags, written to NAME.conf as EXTRA_NSPAWN_FLAGS. */
-  readonly extraNspawnFlags?: readonly string[];
-  /** How long a container may take to boot (container@'s TimeoutStartSec). Default 300 s. */
-  readonly startTimeoutMs?: number;
-  /** Host directories (tests point them into a temporary directory). */
-  readonly paths?: Partial<HostPaths>;
-  /**
-   * Extra environment of the helper commands, on top of the minimal one (PATH, LANG). PATH
-   * decides which nixos-container, systemctl and ip run. Never anything secret.
-   */
-  readonly commandEnv?: Record<string, string>;
-  readonly timeouts?: Partial<NixosTimeouts>;
-  /** How often running containers are checked for having stopped. Default 2 s. */
-  readonly watchIntervalMs?: number;
-  /** Pause between unit-state checks while waiting for a unit to stop. Default 250 ms. */
-  readonly settlePollMs?: number;
-}
-
-/** A helper command failed; `failure` is what its stderr says went wrong. */
-export class ContainerCommandError extends ControllerError {
-  readonly failure: FailureKind;
-  constructor(failure: FailureKind, timedOut: boolean, message: string, hint: string | undefined) {
-    super(timedOut ? "RC_BACKEND_TIMEOUT" : "RC_BACKEND_FAILED", message, hint === undefined ? {} : { hint });
-    this.name = "ContainerCommandError";
-    this.failure = failure;
-  }
-}
-
-const NIX_PATH_RE = /^\/[A-Za-z0-9._+/-]*$/;
-const NSPAWN_FLAG_RE = /^--[a-z][a-z0-9-]*(?:=[A-Za-z0-9_@%+=:,./-]*)?$/;
-const IPV4_RE =
-  /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$/;
-
-function hintFor(kind: FailureKind, name: string, source: ContainerSource): string | undefined {
-  switch (kind) {
-    case "build-failed":
-      return source.kind === "system"
-        ? "CONTAINER_SYSTEM must name a NixOS system built as a container that exists in the Nix store (the NixOS module builds one)"
-        : "check that CONTAINER_TEMPLATE evaluates, and set NIXOS_PATH to a nixpkgs' nixos directory (or put nixpkgs=… on the daemon's NIX_PATH); better, set CONTAINER_SYSTEM to a prebuilt system (the NixOS module does)";
-    case "start-failed":
-      return `see journalctl -u container@${name}; a boot slower than container@'s TimeoutStartSec (CONTAINER_START_TIMEOUT) is killed`;
-    case "declarative":
-      return `a container named ${name} is defined in the host configuration; rename or remove it there`;
-    case "out-of-addresses":
-      return "this should not happen: the controller always passes --host-address and --local-address";
-    case "name-too-long":
-    case "invalid-name":
-      return "container names are made by the controller; this is a bug, please report it";
-    default:
-      return undefined;
-  }
-}
+export {
+  ContainerCommandError,
+  type ContainerLimits,
+  type ContainerSource,
+  type NixosContainerBackendOptions,
+  type NixosTimeouts,
+} from "./nixos/options.js";
 
 export class NixosContainerBackend implements Backend {
   readonly kind = "nixos-container" as const;
@@ -168,45 +83,11 @@ export class NixosContainerBackend implements Backend {
   #closed = false;
 
   constructor(opts: NixosContainerBackendOptions) {
-    const where = opts.source.kind === "system" ? "CONTAINER_SYSTEM" : "CONTAINER_TEMPLATE";
-    if (!NIX_PATH_RE.test(opts.source.path) || opts.source.path.split("/").includes("..")) {
-      throw new ConfigError(
-        `${where}=${JSON.stringify(opts.source.path)} is not a plain absolute path`,
-        "use letters, digits and . _ + - / only",
-      );
-    }
-    if (
-      opts.nixosPath !== undefined &&
-      (!NIX_PATH_RE.test(opts.nixosPath) || opts.nixosPath.split("/").includes(".."))
-    ) {
-      throw new ConfigError(
-        `NIXOS_PATH=${JSON.stringify(opts.nixosPath)} is not a plain absolute path`,
-        "use letters, digits and . _ + - / only",
-      );
-    }
-    const flags = opts.extraNspawnFlags ?? [];
-    for (const f of flags) {
-      if (!NSPAWN_FLAG_RE.test(f)) {
-        throw new ConfigError(
-          `EXTRA_NSPAWN_FLAGS has ${JSON.stringify(f)}, which cannot be passed through`,
-          "give --name or --name=value with no spaces, quotes or $",
-        );
-      }
-    }
+    const flags = checkOptions(opts);
     this.#options = opts;
     this.#flags = flags;
     this.#paths = { ...DEFAULT_HOST_PATHS, ...opts.paths };
-    const startMs = opts.startTimeoutMs ?? 300_000;
-    this.#timeouts = {
-      create: opts.source.kind === "system" ? 120_000 : 900_000,
-      // A margin over the unit's own TimeoutStartSec, so systemd gives up first and says why.
-      start: startMs + 30_000,
-      stop: 150_000,
-      settle: 30_000,
-      destroy: 300_000,
-      command: 30_000,
-      ...opts.timeouts,
-    };
+    this.#timeouts = timeoutsFor(opts);
     this.#env = minimalEnv(opts.path ?? DEFAULT_PATH, {
       ...opts.commandEnv,
       ...(opts.nixPath ? { NIX_PATH: opts.nixPath } : {}),
@@ -215,19 +96,6 @@ export class NixosContainerBackend implements Backend {
   }
 
   // ── helpers ──────────────────────────────────────────────────────────────
-
-  #checkName(name: string): string {
-    if (!isContainerName(name)) {
-      throw new ControllerError(
-        "RC_BACKEND_FAILED",
-        `refusing container name ${JSON.stringify(name)}: not one of ours`,
-        {
-          hint: "job container names are j + 7 digits with an optional -x or -xx suffix, at most 11 characters",
-        },
-      );
-    }
-    return name;
-  }
 
   async #run(
     file: string,
@@ -258,18 +126,6 @@ export class NixosContainerBackend implements Backend {
       r.timedOut,
       `${what}${why ? `: ${why}` : ""} (${describeFailure(r)})`,
       hintFor(kind, name, this.#options.source),
-    );
-  }
-
-  #cancelled(signal: AbortSignal, name: string): ControllerError {
-    const reason: unknown = signal.reason;
-    const timeout = reason instanceof DOMException && reason.name === "TimeoutError";
-    return new ControllerError(
-      timeout ? "RC_BACKEND_TIMEOUT" : "RC_BACKEND_FAILED",
-      timeout
-        ? `creating container ${name} took too long; given up`
-        : `creating container ${name} was cancelled`,
-      { cause: reason },
     );
   }
 
@@ -333,57 +189,31 @@ export class NixosContainerBackend implements Backend {
   // ── create ───────────────────────────────────────────────────────────────
 
   async create(spec: CreateSpec, signal: AbortSignal): Promise<void> {
-    const name = this.#checkName(spec.name);
+    const name = checkContainerName(spec.name);
     for (const a of [spec.subnet.hostAddress, spec.subnet.localAddress]) {
       if (!IPV4_RE.test(a)) {
         throw new ControllerError("RC_BACKEND_FAILED", `refusing address ${JSON.stringify(a)} for ${name}`);
       }
     }
-    if (signal.aborted) throw this.#cancelled(signal, name);
+    if (signal.aborted) throw cancelledError(signal, name);
     await this.#exclusive(name, () => this.#create(name, spec, signal));
-  }
-
-  #createArgs(name: string, spec: CreateSpec): string[] {
-    const { source, nixosPath } = this.#options;
-    return [
-      "create",
-      name,
-      ...(source.kind === "system"
-        ? ["--system-path", source.path]
-        : ["--config-file", source.path, ...(nixosPath !== undefined ? ["--nixos-path", nixosPath] : [])]),
-      "--host-address",
-      spec.subnet.hostAddress,
-      "--local-address",
-      spec.subnet.localAddress,
-    ];
-  }
-
-  /** The properties for `systemctl set-property --runtime`. */
-  #limitProperties(): string[] {
-    const { cpuQuota, memoryMax, tasksMax } = this.#options.limits;
-    const props: string[] = [];
-    if (cpuQuota !== null) props.push(`CPUQuota=${cpuQuota}`);
-    if (memoryMax !== null) props.push(`MemoryMax=${memoryMax}`);
-    props.push("MemorySwapMax=0");
-    if (tasksMax !== null) props.push(`TasksMax=${tasksMax}`);
-    return props;
   }
 
   async #create(name: string, spec: CreateSpec, signal: AbortSignal): Promise<void> {
     const log = this.#log.child({ container: name });
     await this.#clearLeftovers(name, log);
-    if (signal.aborted) throw this.#cancelled(signal, name);
+    if (signal.aborted) throw cancelledError(signal, name);
     const abortCheck = (): void => {
-      if (signal.aborted) throw this.#cancelled(signal, name);
+      if (signal.aborted) throw cancelledError(signal, name);
     };
     try {
       const created = await this.#run(
         "nixos-container",
-        this.#createArgs(name, spec),
+        createArgs(this.#options, name, spec),
         this.#timeouts.create,
         signal,
       );
-      if (created.aborted) throw this.#cancelled(signal, name);
+      if (created.aborted) throw cancelledError(signal, name);
       if (!ok(created)) throw this.#fail(created, `nixos-container create ${name} failed`, name);
       abortCheck();
 
@@ -394,16 +224,16 @@ export class NixosContainerBackend implements Backend {
 
       const limited = await this.#run(
         "systemctl",
-        ["set-property", "--runtime", containerUnit(name), ...this.#limitProperties()],
+        ["set-property", "--runtime", containerUnit(name), ...limitProperties(this.#options)],
         this.#timeouts.command,
         signal,
       );
-      if (limited.aborted) throw this.#cancelled(signal, name);
+      if (limited.aborted) throw cancelledError(signal, name);
       if (!ok(limited)) throw this.#fail(limited, `cannot set the resource limits of ${name}`, name);
       abortCheck();
 
       const started = await this.#run("nixos-container", ["start", name], this.#timeouts.start, signal);
-      if (started.aborted) throw this.#cancelled(signal, name);
+      if (started.aborted) throw cancelledError(signal, name);
       if (!ok(started)) throw this.#fail(started, `nixos-container start ${name} failed`, name);
 
       this.#watched.add(name);
@@ -427,21 +257,10 @@ export class NixosContainerBackend implements Backend {
 
   /** Anything of an earlier container of this name (a crash mid-way) is removed before reuse. */
   async #clearLeftovers(name: string, log: Logger): Promise<void> {
-    const drop = dropInDirs(this.#paths, name);
-    const traces = [
-      confPath(this.#paths, name),
-      rootPath(this.#paths, name),
-      nspawnPath(this.#paths, name),
-      drop.control,
-      drop.runtime,
-    ];
-    for (const t of traces) {
-      if (await exists(t)) {
-        log.warn("found leftovers of an earlier container of this name; removing them first", { path: t });
-        await this.#teardown(name, log);
-        return;
-      }
-    }
+    const left = await findLeftovers(this.#paths, name);
+    if (left === null) return;
+    log.warn("found leftovers of an earlier container of this name; removing them first", { path: left });
+    await this.#teardown(name, log);
   }
 
   // ── list and completion ──────────────────────────────────────────────────
@@ -527,7 +346,7 @@ export class NixosContainerBackend implements Backend {
 
   /** CPU and peak memory from the unit's cgroup: read now if it still runs, else as last sampled. */
   async usage(name: string): Promise<ContainerUsage | null> {
-    this.#checkName(name);
+    checkContainerName(name);
     return this.#sampleUsage(name);
   }
 
@@ -543,123 +362,28 @@ export class NixosContainerBackend implements Backend {
   // ── destroy ──────────────────────────────────────────────────────────────
 
   async destroy(name: string): Promise<void> {
-    this.#checkName(name);
+    checkContainerName(name);
     await this.#exclusive(name, () => this.#teardown(name, this.#log.child({ container: name })));
   }
 
   async #teardown(name: string, log: Logger): Promise<void> {
     this.#watched.delete(name);
-    const unit = containerUnit(name);
-    const conf = confPath(this.#paths, name);
-    const root = rootPath(this.#paths, name);
-    const problems: string[] = [];
-    const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
-      try {
-        await fn();
-      } catch (e) {
-        problems.push(`${what}: ${describeError(e)}`);
-      }
-    };
-
-    // 1. Stop the unit and wait until it is at rest. `destroy` only terminates an *active*
-    //    container: one still starting would lose its root under a running nspawn. If it does
-    //    not stop, SIGKILL it — and stop it once more, since the kill restarts it.
-    let state = await this.#unitState(name);
-    if (!isAtRest(state)) {
-      const stopped = await this.#run("systemctl", ["stop", unit], this.#timeouts.stop);
-      if (!ok(stopped))
-        log.warn("systemctl stop failed; waiting for the unit anyway", { error: describeFailure(stopped) });
-      state = await this.#settle(name, this.#timeouts.settle);
-      if (!isAtRest(state)) {
-        const killed = await this.#run(
-          "systemctl",
-          ["kill", "--signal=SIGKILL", unit],
-          this.#timeouts.command,
-        );
-        if (!ok(killed)) log.warn("systemctl kill failed", { error: describeFailure(killed) });
-        // container@ has Restart=on-failure: a SIGKILL outside a stop job makes systemd start it
-        // again (activating). Stopping it now cancels that restart, or stops what it started.
-        const again = await this.#run("systemctl", ["stop", unit], this.#timeouts.stop);
-        if (!ok(again)) log.warn("systemctl stop after the kill failed", { error: describeFailure(again) });
-        state = await this.#settle(name, this.#timeouts.settle);
-      }
-      if (!isAtRest(state)) {
-        throw new ControllerError(
-          "RC_BACKEND_FAILED",
-          `${unit} is still ${state ?? "in an unknown state"} after stop and SIGKILL; not destroying a container that may still run`,
-          { hint: `see systemctl status ${unit}; destroying it is retried` },
-        );
-      }
-    }
-
-    // 2. Destroy. Without a NAME.conf, nixos-container would exit 0 and do nothing.
-    if (await exists(conf)) {
-      const destroyed = await this.#run("nixos-container", ["destroy", name], this.#timeouts.destroy);
-      if (!ok(destroyed)) {
-        const err = this.#fail(destroyed, `nixos-container destroy ${name} failed`, name);
-        if (err.failure === "declarative") throw err;
-        if (err.failure !== "does-not-exist") problems.push(err.message);
-      }
-    }
-
-    // 3. A failed instance stays listed by systemd until reset.
-    if (state === "failed") {
-      const reset = await this.#run("systemctl", ["reset-failed", unit], this.#timeouts.command);
-      if (!ok(reset) && classifyFailure(reset.stderr) !== "unit-not-loaded") {
-        problems.push(this.#fail(reset, `systemctl reset-failed ${unit} failed`, name).message);
-      }
-    }
-
-    // 4. Drop-ins: ours from set-property --runtime, and any other runtime one for this name
-    //    (that kind only takes effect after a daemon-reload, so its removal needs one too).
-    const drop = dropInDirs(this.#paths, name);
-    await step("removing the limits drop-in", () => rm(drop.control, { recursive: true, force: true }));
-    if (await exists(drop.runtime)) {
-      await step("removing a runtime drop-in", async () => {
-        await rm(drop.runtime, { recursive: true, force: true });
-        const reloaded = await this.#run("systemctl", ["daemon-reload"], this.#timeouts.command);
-        if (!ok(reloaded)) throw this.#fail(reloaded, "systemctl daemon-reload failed", name);
-      });
-    }
-
-    // 5. The nspawn settings file.
-    await step("removing the .nspawn file", () => rm(nspawnPath(this.#paths, name), { force: true }));
-
-    // 6. The secret, in case the root outlived destroy.
-    await step("removing the runner secret", () => removeGuestSecret(root));
-
-    // 7. A host-side veth left behind.
-    const link = `ve-${name}`;
-    if (await exists(join(this.#paths.sysClassNet, link))) {
-      const deleted = await this.#run("ip", ["link", "delete", link], this.#timeouts.command);
-      if (!ok(deleted) && classifyFailure(deleted.stderr) !== "no-such-device") {
-        problems.push(this.#fail(deleted, `ip link delete ${link} failed`, name).message);
-      }
-    }
-
-    // 8. Journal links into the removed root.
-    await step("removing dangling journal links", async () => {
-      const n = await removeDanglingJournalLinks(this.#paths.journalDir, root);
-      if (n > 0) log.debug("removed dangling journal links", { count: n });
-    });
-
-    if (await exists(conf)) problems.push(`${conf} is still there`);
-    if (await exists(root)) {
-      problems.push(
-        `${root} is still there (nixos-container destroy needs chattr from e2fsprogs on PATH to remove a root; by hand: chattr -i ${root}/var/empty && rm -rf ${root})`,
-      );
-    }
-    this.#used.delete(name);
-    if (problems.length > 0) {
-      throw new ControllerError(
-        "RC_BACKEND_FAILED",
-        `destroying ${name} is incomplete: ${problems.join("; ")}`,
+    try {
+      await teardownContainer(
         {
-          hint: "it is retried; every step is safe to repeat",
+          paths: this.#paths,
+          timeouts: this.#timeouts,
+          run: (file, args, timeoutMs) => this.#run(file, args, timeoutMs),
+          fail: (r, what) => this.#fail(r, what, name),
+          unitState: () => this.#unitState(name),
+          settle: (ms) => this.#settle(name, ms),
         },
+        name,
+        log,
       );
+    } finally {
+      this.#used.delete(name);
     }
-    log.debug("container destroyed");
   }
 
   async close(): Promise<void> {
