@@ -11,6 +11,7 @@ import { Controller, type ControllerEvent, type RetryTiming } from "./controller
 import { ConfigError, describeError } from "./errors.js";
 import { GitHubClient } from "./github/client.js";
 import { TokenFile } from "./github/token.js";
+import { daemonHealth } from "./http/health.js";
 import { closeServer, createHttpServer, listen, type HealthReport } from "./http/server.js";
 import { createWebhookListener, type WebhookListener } from "./http/webhook-listener.js";
 import type { WebhookResult } from "./http/webhook.js";
@@ -206,49 +207,7 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
   };
   let lock: Lock | null = null;
 
-  /** Unhealthy when GitHub has rejected the token, or has been unreachable for this long. */
-  const unreachableLimitMs = Math.max(120_000, 10 * config.pollIntervalMs);
-
-  const health = (): HealthReport => {
-    const h = github.health();
-    const now = clock.now();
-    if (h.unauthorized) {
-      return {
-        ok: false,
-        text: `UNHEALTHY: GitHub rejects the token in ${config.tokenFile} (401); fix the file, it is re-read automatically`,
-      };
-    }
-    const unwritable = controller.stateProblem();
-    if (unwritable) {
-      return {
-        ok: false,
-        text: `UNHEALTHY: cannot save state in ${config.stateDir} (${unwritable.message}); running containers keep running, no new ones are created until it can be written again`,
-      };
-    }
-    const idle = controller.runnersExitIdle();
-    if (idle) {
-      return {
-        ok: false,
-        text: `UNHEALTHY: ${idle.count} runners in a row ended without taking a job — the runner version is probably too old (GitHub sends an update instead of the job); update the container's github-runner package (runnerJob.package). Creating is paused but for a probe now and then`,
-      };
-    }
-    const err = controller.lastObserveError();
-    if (err?.code === "RC_TOKEN_UNREADABLE") return { ok: false, text: `UNHEALTHY: ${err.message}` };
-    if (h.blockedUntil !== null && h.blockedUntil > now) {
-      return {
-        ok: true,
-        text: `OK (GitHub rate limit: paused until ${new Date(h.blockedUntil).toISOString()})`,
-      };
-    }
-    const since = h.lastSuccessAt ?? controller.startedAt;
-    if (since > 0 && now - since > unreachableLimitMs) {
-      return {
-        ok: false,
-        text: `UNHEALTHY: no successful GitHub request for ${Math.round((now - since) / 1000)} s${err ? ` (last error: ${err.message})` : ""}`,
-      };
-    }
-    return { ok: true, text: "OK" };
-  };
+  const health = (): HealthReport => daemonHealth(config, controller, github, clock.now());
 
   const status = (): StatusReport => {
     const now = clock.now();
