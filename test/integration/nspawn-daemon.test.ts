@@ -4,7 +4,7 @@
  * package, bound read-only — in its own systemd-nspawn container (NSPAWN_ROOT=/ with
  * NSPAWN_VOLATILE=yes, NSPAWN_NETWORK=host so the runner reaches the simulator on loopback).
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { NspawnBackend } from "../../src/backend/nspawn.js";
@@ -30,8 +30,15 @@ interface Status {
   active_containers: { name: string; phase: string }[];
 }
 
-/** Every process in the PID namespace `ns` running the sim-runner. */
-function simRunnersIn(ns: string): number[] {
+/** Every process in the PID namespace `ns` running the sim-runner (with `under`: working in that directory). */
+function simRunnersIn(ns: string, under?: string): number[] {
+  const cwdOf = (pid: number): string => {
+    try {
+      return readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      return "";
+    }
+  };
   return readdirSync("/proc")
     .filter((p) => /^\d+$/.test(p))
     .map(Number)
@@ -39,7 +46,8 @@ function simRunnersIn(ns: string): number[] {
       (pid) =>
         pidNamespaceOf(pid) === ns &&
         /^\S*node /.test(commandLine(pid)) &&
-        commandLine(pid).includes(SIM_RUNNER_PATH),
+        commandLine(pid).includes(SIM_RUNNER_PATH) &&
+        (under === undefined || cwdOf(pid).startsWith(under)),
     );
 }
 
@@ -113,7 +121,8 @@ describe.skipIf(unavailable !== null)("the daemon with BACKEND=nspawn (real cont
         expect(simRunnersIn(meta!.pidNamespace!)).toHaveLength(1);
       }
       expect(namespaces.size).toBe(3);
-      expect(simRunnersIn(host!)).toEqual([]);
+      // None of this daemon's runners on the host (other test files' process-backend runners may be).
+      expect(simRunnersIn(host!, world.dir)).toEqual([]);
       expect(d.logs.filter((l) => l.includes("systemd is not PID 1 here"))).toHaveLength(1);
       await waitFor("served", () => run.jobs.every((j) => j.status === "completed"), 30_000);
       for (const j of run.jobs) expect(j.conclusion).toBe("success");
