@@ -16,6 +16,7 @@ import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { ControllerError, describeError } from "../errors.js";
 import { DEFAULT_PATH, signalGroup, spawnDetached } from "../exec/exec.js";
+import type { Launcher, LaunchWatch } from "../exec/launcher.js";
 import { watchJobStart, type JobStartWatch } from "./job-start-watch.js";
 import type { Logger } from "../log.js";
 import { isContainerName } from "../domain/naming.js";
@@ -39,6 +40,8 @@ export interface ProcessBackendOptions {
   readonly extraEnv?: Record<string, string>;
   /** Scrubs the command line in errors. Default: the process-wide instance. */
   readonly redactor?: Redactor;
+  /** Starts runners off the daemon's event loop (see exec/launcher.ts). Default: spawn here. */
+  readonly launcher?: Launcher;
 }
 
 interface Meta {
@@ -93,7 +96,8 @@ export function runnerEnv(
 export class ProcessBackend implements Backend {
   readonly kind = "process" as const;
   readonly #options: ProcessBackendOptions;
-  readonly #children = new Map<string, ChildProcess>();
+  /** Runners this process watches: the child, or its pid when the launcher started it. */
+  readonly #children = new Map<string, ChildProcess | number>();
   readonly #listeners: ((name: string) => void)[] = [];
   readonly #jobListeners: ((name: string) => void)[] = [];
   /** Watches of runners' logs for the moment they take their job. */
@@ -160,29 +164,8 @@ export class ProcessBackend implements Backend {
       await this.#discard(spec.name, dir, null);
       throw stateUnwritable(`cannot make the runner's log in ${dir}`, e);
     }
-    let child: ChildProcess;
-    try {
-      child = await spawnDetached(this.#options.command, [], {
-        cwd: workDir,
-        env: runnerEnv(spec.secret, workDir, this.#options.path ?? DEFAULT_PATH, this.#options.extraEnv),
-        outputFd: output.fd,
-        ...(this.#options.redactor ? { redactor: this.#options.redactor } : {}),
-      });
-    } catch (e) {
-      await output.close().catch(() => {});
-      await this.#discard(spec.name, dir, null);
-      throw e;
-    }
-    // No await until the exit listener is on: a runner that exits at once must not go unnoticed.
-    const pid = child.pid!;
-    const meta: Meta = { pid, startTime: procStat(pid)?.startTime ?? "", runnerName: spec.runnerName };
     let discarded = false;
-    this.#children.set(spec.name, child);
-    this.#jobWatches.set(
-      spec.name,
-      watchJobStart(join(dir, "runner.log"), () => this.#tell(this.#jobListeners, spec.name)),
-    );
-    child.once("exit", (code, sig) => {
+    const exited = (code: number | null, sig: NodeJS.Signals | null): void => {
       this.#children.delete(spec.name);
       this.#jobWatches.get(spec.name)?.close();
       this.#jobWatches.delete(spec.name);
@@ -191,8 +174,40 @@ export class ProcessBackend implements Backend {
       // Only a record for people; the directory may be gone or unwritable.
       writeFile(join(dir, "exit.json"), JSON.stringify({ code, signal: sig })).catch(() => {});
       this.#notify(spec.name);
-    });
-    child.unref();
+    };
+    const env = runnerEnv(spec.secret, workDir, this.#options.path ?? DEFAULT_PATH, this.#options.extraEnv);
+    // The launcher may report the end before the runner is recorded below: it then waits.
+    let recorded = false;
+    let early: (() => void) | null = null;
+    const whenRecorded = (f: () => void): void => void (recorded ? f() : (early = f));
+    const lost = (): void => {
+      if (discarded || this.#children.get(spec.name) !== pid) return;
+      // Its launcher died: watch it by pid, as after a restart.
+      this.#children.delete(spec.name);
+      this.#adopt(spec.name, meta);
+    };
+    let started: { pid: number; child: ChildProcess | null };
+    try {
+      started = await this.#spawn(workDir, env, output, {
+        exited: (code, sig) => whenRecorded(() => exited(code, sig)),
+        lost: () => whenRecorded(lost),
+      });
+    } catch (e) {
+      await output.close().catch(() => {});
+      await this.#discard(spec.name, dir, null);
+      throw e;
+    }
+    // No await until the exit listener is on: a runner that exits at once must not go unnoticed.
+    const pid = started.pid;
+    const meta: Meta = { pid, startTime: procStat(pid)?.startTime ?? "", runnerName: spec.runnerName };
+    this.#children.set(spec.name, started.child ?? pid);
+    this.#jobWatches.set(
+      spec.name,
+      watchJobStart(join(dir, "runner.log"), () => this.#tell(this.#jobListeners, spec.name)),
+    );
+    started.child?.once("exit", exited).unref();
+    recorded = true;
+    (early as (() => void) | null)?.();
     // The child has its own copy of the descriptor; failing to close ours changes nothing.
     await output.close().catch(() => {});
     try {
@@ -208,6 +223,30 @@ export class ProcessBackend implements Backend {
       await this.destroy(spec.name);
       signal.throwIfAborted();
     }
+  }
+
+  /** Start the runner: through the launcher when there is one (`child` is then null), else directly. */
+  async #spawn(
+    cwd: string,
+    env: Record<string, string>,
+    output: FileHandle,
+    watch: LaunchWatch,
+  ): Promise<{ pid: number; child: ChildProcess | null }> {
+    const { launcher, command, redactor } = this.#options;
+    if (launcher) {
+      const outputPath = join(cwd, "..", "runner.log");
+      return {
+        ...(await launcher.spawn({ file: command, args: [], cwd, env, outputPath }, watch)),
+        child: null,
+      };
+    }
+    const child = await spawnDetached(command, [], {
+      cwd,
+      env,
+      outputFd: output.fd,
+      ...(redactor ? { redactor } : {}),
+    });
+    return { pid: child.pid!, child };
   }
 
   /** Undo a create that failed part-way: stop its process (if it started), remove its directory. Never rejects. */
@@ -346,6 +385,7 @@ export class ProcessBackend implements Backend {
     this.#watching?.abort();
     this.#watching = undefined;
     this.#adopted.clear();
+    this.#options.launcher?.close();
     await Promise.resolve();
   }
 }
