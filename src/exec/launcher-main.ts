@@ -47,7 +47,6 @@ function launch(request: Request): void {
     send({ id: request.id, error: `cannot open the runner's output: ${(e as Error).message}` });
     return;
   }
-  let started = false;
   try {
     const child = spawn(request.file, [...request.args], {
       cwd: request.cwd,
@@ -56,15 +55,15 @@ function launch(request: Request): void {
       detached: true,
       shell: false,
     });
-    child.once("spawn", () => {
-      started = true;
-      send({ id: request.id, pid: child.pid });
-    });
+    // A pid means the program was executed (Node waits for that): reply now, not on the next
+    // tick, or a batch of requests would all wait for the last of them.
+    const pid = child.pid;
+    if (pid !== undefined) send({ id: request.id, pid });
     child.on("error", (e) => {
-      if (!started) send({ id: request.id, error: e.message });
+      if (pid === undefined) send({ id: request.id, error: e.message });
     });
     child.once("exit", (code, signal) => {
-      if (started) send({ exit: child.pid, code, signal });
+      if (pid !== undefined) send({ exit: pid, code, signal });
     });
   } catch (e) {
     send({ id: request.id, error: (e as Error).message });
