@@ -346,6 +346,8 @@ export class ProcessBackend implements Backend {
     this.#adopted.delete(name);
     this.#children.delete(name);
     this.#metaCache.delete(name);
+    this.#jobWatches.get(name)?.close();
+    this.#jobWatches.delete(name);
     try {
       // The exit handler of the process that started the runner may still write exit.json into
       // the directory while it is being removed (ENOTEMPTY): rm retries that.
