@@ -16,7 +16,7 @@ import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { ControllerError, describeError } from "../errors.js";
 import { DEFAULT_PATH, signalGroup, spawnDetached } from "../exec/exec.js";
-import type { Launcher, LaunchWatch } from "../exec/launcher.js";
+import { LaunchOutputError, type Launcher, type LaunchWatch } from "../exec/launcher.js";
 import { watchJobStart, type JobStartWatch } from "./job-start-watch.js";
 import type { Logger } from "../log.js";
 import { isContainerName } from "../domain/naming.js";
@@ -157,9 +157,10 @@ export class ProcessBackend implements Backend {
       await this.#discard(spec.name, dir, null);
       signal.throwIfAborted();
     }
-    let output: FileHandle;
+    let output: FileHandle | null = null;
     try {
-      output = await open(join(dir, "runner.log"), "a", 0o600);
+      // The launcher, when there is one, opens it itself.
+      if (!this.#options.launcher) output = await open(join(dir, "runner.log"), "a", 0o600);
     } catch (e) {
       await this.#discard(spec.name, dir, null);
       throw stateUnwritable(`cannot make the runner's log in ${dir}`, e);
@@ -193,9 +194,9 @@ export class ProcessBackend implements Backend {
         lost: () => whenRecorded(lost),
       });
     } catch (e) {
-      await output.close().catch(() => {});
+      await output?.close().catch(() => {});
       await this.#discard(spec.name, dir, null);
-      throw e;
+      throw e instanceof LaunchOutputError ? stateUnwritable(`cannot make the runner's log in ${dir}`, e) : e;
     }
     // No await until the exit listener is on: a runner that exits at once must not go unnoticed.
     const pid = started.pid;
@@ -209,7 +210,7 @@ export class ProcessBackend implements Backend {
     recorded = true;
     (early as (() => void) | null)?.();
     // The child has its own copy of the descriptor; failing to close ours changes nothing.
-    await output.close().catch(() => {});
+    await output?.close().catch(() => {});
     try {
       await writeFile(join(dir, "meta.json"), JSON.stringify(meta), { mode: 0o600 });
     } catch (e) {
@@ -229,7 +230,7 @@ export class ProcessBackend implements Backend {
   async #spawn(
     cwd: string,
     env: Record<string, string>,
-    output: FileHandle,
+    output: FileHandle | null,
     watch: LaunchWatch,
   ): Promise<{ pid: number; child: ChildProcess | null }> {
     const { launcher, command, redactor } = this.#options;
@@ -243,7 +244,7 @@ export class ProcessBackend implements Backend {
     const child = await spawnDetached(command, [], {
       cwd,
       env,
-      outputFd: output.fd,
+      outputFd: output!.fd,
       ...(redactor ? { redactor } : {}),
     });
     return { pid: child.pid!, child };

@@ -3,7 +3,8 @@
  * Node's synchronous fork/exec happens here instead of on the daemon's event loop.
  *
  * Protocol, one JSON object per line. In (stdin): {id, file, args, cwd, env, outputPath}. Out
- * (stdout): {id, pid} once the runner has started or {id, error} if it could not; later
+ * (stdout): {id, pid} once the runner has started or {id, error} if it could not (with output:
+ * true and the errno when it was the output file that could not be opened); later
  * {exit: pid, code, signal} when it ends. A request's env holds the runner's secret, so this
  * process never prints a request or anything taken from one but the error message of a spawn.
  *
@@ -44,7 +45,8 @@ function launch(request: Request): void {
   try {
     fd = openSync(request.outputPath, "a", 0o600);
   } catch (e) {
-    send({ id: request.id, error: `cannot open the runner's output: ${(e as Error).message}` });
+    const errno = (e as NodeJS.ErrnoException).code;
+    send({ id: request.id, error: (e as Error).message, output: true, ...(errno ? { errno } : {}) });
     return;
   }
   try {

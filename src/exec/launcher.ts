@@ -37,6 +37,16 @@ export interface LauncherOptions {
   readonly script?: string;
 }
 
+/** The runner's output file could not be opened (`code` is the errno code, e.g. EROFS). */
+export class LaunchOutputError extends Error {
+  readonly code: string | undefined;
+  constructor(message: string, code: string | undefined) {
+    super(message);
+    this.name = "LaunchOutputError";
+    this.code = code;
+  }
+}
+
 interface Pending {
   readonly watch: LaunchWatch;
   readonly resolve: (started: { pid: number }) => void;
@@ -47,6 +57,8 @@ interface Reply {
   readonly id?: number;
   readonly pid?: number;
   readonly error?: string;
+  readonly output?: boolean;
+  readonly errno?: string;
   readonly exit?: number;
   readonly code?: number | null;
   readonly signal?: NodeJS.Signals | null;
@@ -77,8 +89,9 @@ export class Launcher {
   }
 
   /**
-   * Start `file` detached. Resolves with its pid once it runs; rejects with RC_EXEC_FAILED if it
-   * could not be started. `watch` hears of its end.
+   * Start `file` detached. Resolves with its pid once it runs; rejects with LaunchOutputError if
+   * its output file cannot be opened, RC_EXEC_FAILED if it could not be started. `watch` hears
+   * of its end.
    */
   spawn(request: LaunchRequest, watch: LaunchWatch): Promise<{ pid: number }> {
     if (this.#closed) return Promise.reject(new ControllerError("RC_EXEC_FAILED", "the launcher is closed"));
@@ -136,6 +149,8 @@ export class Launcher {
       // Registered before any later line — its exit among them — is read.
       helper.running.set(reply.pid, pending.watch);
       pending.resolve({ pid: reply.pid });
+    } else if (reply.output) {
+      pending.reject(new LaunchOutputError(reply.error ?? "unknown error", reply.errno));
     } else {
       pending.reject(
         new ControllerError("RC_EXEC_FAILED", `cannot start the runner: ${reply.error ?? "unknown error"}`),

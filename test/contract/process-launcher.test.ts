@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ProcessBackend } from "../../src/backend/process.js";
 import { systemClock } from "../../src/clock.js";
-import { LAUNCHER_SCRIPT, Launcher } from "../../src/exec/launcher.js";
+import { ControllerError } from "../../src/errors.js";
+import { LAUNCHER_SCRIPT, LaunchOutputError, Launcher } from "../../src/exec/launcher.js";
 import { silentLogger } from "../../src/log.js";
 import { spec } from "./backend-contract.js";
 
@@ -126,6 +127,42 @@ describe("process backend through the launcher", () => {
     expect(readFileSync(`/proc/${helper}/cmdline`, "utf8")).not.toContain(SECRET);
     expect(readFileSync(`/proc/${helper}/cmdline`, "utf8")).toContain("launcher-main.js");
     expect(readFileSync(`/proc/${helper}/environ`, "utf8")).not.toContain(SECRET);
+  });
+});
+
+describe("Launcher", () => {
+  it("rejects with the errno when the runner's output file cannot be opened, and keeps serving", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "rc-launcher-err-"));
+    const launcher = new Launcher({ log: silentLogger });
+    try {
+      const watch = { exited: () => {}, lost: () => {} };
+      const request = { file: "/bin/true", args: [], cwd: dir, env: { PATH: "/bin" } };
+      const e = await launcher.spawn({ ...request, outputPath: join(dir, "no", "out.log") }, watch).then(
+        () => null,
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(LaunchOutputError);
+      expect((e as LaunchOutputError).code).toBe("ENOENT");
+      const missing = await launcher
+        .spawn({ ...request, file: join(dir, "missing"), outputPath: join(dir, "out.log") }, watch)
+        .then(
+          () => null,
+          (x: unknown) => x,
+        );
+      expect(missing).toBeInstanceOf(ControllerError);
+      expect((missing as ControllerError).code).toBe("RC_EXEC_FAILED");
+      let ended: [number | null, string | null] | null = null;
+      const { pid } = await launcher.spawn(
+        { ...request, file: "/bin/sh", args: ["-c", "exit 3"], outputPath: join(dir, "out.log") },
+        { exited: (code, signal) => (ended = [code, signal]), lost: () => {} },
+      );
+      expect(pid).toBeGreaterThan(0);
+      await eventually(() => ended !== null);
+      expect(ended).toEqual([3, null]);
+    } finally {
+      launcher.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
