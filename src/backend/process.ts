@@ -346,7 +346,6 @@ export class ProcessBackend implements Backend {
     if (meta) await this.#stopProcess(name, meta, this.#options.killGraceMs ?? 10_000);
     this.#adopted.delete(name);
     this.#children.delete(name);
-    this.#metaCache.delete(name);
     this.#jobWatches.get(name)?.close();
     this.#jobWatches.delete(name);
     try {
@@ -356,6 +355,8 @@ export class ProcessBackend implements Backend {
     } catch (e) {
       throw stateUnwritable(`runner ${name} is stopped, but its directory ${dir} cannot be removed`, e);
     }
+    // Kept until now: a list() meanwhile answers "stopped" from it instead of reading meta.json.
+    if (meta && this.#metaCache.get(name) === meta) this.#metaCache.delete(name);
   }
 
   /** SIGTERM to the runner's process group, SIGKILL after `graceMs`; resolves once it is gone. */
