@@ -15,6 +15,9 @@ import { closeServer, createHttpServer, listen, type HealthReport } from "./http
 import { createWebhookListener, type WebhookListener } from "./http/webhook-listener.js";
 import type { WebhookResult } from "./http/webhook.js";
 import { controlSocketPath, createControlServer, listenControl } from "./http/control.js";
+import type { Dashboard } from "./http/dashboard.js";
+import type { Metrics } from "./http/metrics.js";
+import { createObservability } from "./http/observability.js";
 import { containerState, poolReport, type PoolReport } from "./http/pool-report.js";
 import { createLogger, type Logger } from "./log.js";
 import { NixosContainerBackend } from "./backend/nixos-container.js";
@@ -53,6 +56,10 @@ export interface App {
   readonly http: Server;
   /** The control API on STATE_DIR/control.sock (served while the app holds the STATE_DIR lock). */
   readonly control: Server;
+  /** GET /metrics; `metrics.webhookDelivery(result)` counts webhook deliveries (the listener's results). */
+  readonly metrics: Metrics;
+  /** GET / and GET /events. */
+  readonly dashboard: Dashboard;
   /** The webhook listener, in webhook mode (WEBHOOK_SECRET_FILE set). */
   readonly webhook: WebhookListener | null;
   /** POST /webhook's URL once started, in webhook mode. */
@@ -167,6 +174,21 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     });
   const backend = overrides.backend ?? buildBackend(config, log.child({ component: "backend" }), clock);
   const store = overrides.store ?? new FileStateStore(config.stateDir);
+  // /metrics and the dashboard read the daemon when asked (after start) and hear its events.
+  const { metrics, dashboard, observe, handlers } = createObservability(
+    {
+      maxConcurrent: config.maxConcurrent,
+      containers: () => controller.containers(),
+      counters: () => controller.counters,
+      minIdle: () => controller.minIdle,
+      queuedJobs: () => queuedJobs(),
+      githubHealth: () => github.health(),
+      githubStats: () => github.stats(),
+      health: () => health(),
+      now: () => clock.now(),
+    },
+    clock,
+  );
   const controller = new Controller({
     config,
     github,
@@ -174,10 +196,17 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     store,
     clock,
     log,
-    ...(overrides.onEvent ? { onEvent: overrides.onEvent } : {}),
+    onEvent: (e) => {
+      observe(e);
+      overrides.onEvent?.(e);
+    },
     ...(overrides.retry ? { retry: overrides.retry } : {}),
   });
   const matcher = new LabelMatcher(config.runnerLabels);
+  const queuedJobs = (): number | null => {
+    const view = controller.lastView();
+    return view ? view.jobs.filter((j) => j.status === "queued" && matcher.matches(j.labels)).length : null;
+  };
   let lock: Lock | null = null;
 
   /** Unhealthy when GitHub has rejected the token, or has been unreachable for this long. */
@@ -254,9 +283,7 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
       backend: config.backend,
       registration: config.registration,
       healthy: health().ok,
-      queued_jobs: view
-        ? view.jobs.filter((j) => j.status === "queued" && matcher.matches(j.labels)).length
-        : null,
+      queued_jobs: queuedJobs(),
       last_poll: view ? new Date(view.startedAt).toISOString() : null,
       github: {
         last_success: h.lastSuccessAt ? new Date(h.lastSuccessAt).toISOString() : null,
@@ -272,7 +299,7 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     };
   };
 
-  const http = createHttpServer({ health, status }, log.child({ component: "http" }));
+  const http = createHttpServer({ health, status, ...handlers }, log.child({ component: "http" }));
   const webhook = config.webhook.secretFile
     ? createWebhookListener({
         secretFile: config.webhook.secretFile,
@@ -281,7 +308,10 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
         clock,
         log: log.child({ component: "webhook" }),
         onJob: (job) => controller.jobReported(job),
-        ...(overrides.onWebhookResult ? { onResult: overrides.onWebhookResult } : {}),
+        onResult: (result) => {
+          metrics.webhookDelivery(result);
+          overrides.onWebhookResult?.(result);
+        },
       })
     : null;
   let webhookUrl: string | null = null;
@@ -307,6 +337,8 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     backend,
     http,
     control,
+    metrics,
+    dashboard,
     log,
     status,
     health,
@@ -355,6 +387,8 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     },
     async stop() {
       log.info("stopping: containers keep running and are adopted at the next start");
+      // Event streams never end by themselves; the listener closes only once they have.
+      dashboard.close();
       const closing = closeServer(http).catch((e: unknown) =>
         log.warn("closing HTTP failed", { error: describeError(e) }),
       );

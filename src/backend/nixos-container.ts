@@ -32,7 +32,7 @@ import { DEFAULT_PATH, describeFailure, minimalEnv, ok, run, type ExecResult } f
 import type { Logger } from "../log.js";
 import { isContainerName } from "../domain/naming.js";
 import type { BackendState } from "../domain/types.js";
-import type { Backend, CreateSpec } from "../ports.js";
+import type { Backend, ContainerUsage, CreateSpec } from "../ports.js";
 import { classifyFailure, explainFailure, type FailureKind } from "./nixos/classify.js";
 import {
   DEFAULT_HOST_PATHS,
@@ -51,6 +51,7 @@ import {
   writeNspawnFile,
   type HostPaths,
 } from "./nixos/host-files.js";
+import { laterUsage, readCgroupUsage } from "./nixos/cgroup-usage.js";
 import { containerUnit, isAtRest, isRunningState, nameOfUnit, parseActiveStates } from "./nixos/units.js";
 
 /** Where each container's NixOS system comes from. */
@@ -158,6 +159,8 @@ export class NixosContainerBackend implements Backend {
   readonly #listeners: ((name: string) => void)[] = [];
   /** Containers believed running; polled for having stopped. */
   readonly #watched = new Set<string>();
+  /** The last look at each running container's cgroup (gone from the host once it stops). */
+  readonly #used = new Map<string, ContainerUsage>();
   /** Per-name serialisation of create and destroy. */
   readonly #busy = new Map<string, Promise<unknown>>();
   /** The loop that polls watched containers while there are any; null when none runs. */
@@ -405,6 +408,7 @@ export class NixosContainerBackend implements Backend {
 
       this.#watched.add(name);
       this.#ensureWatch();
+      await this.#sampleUsage(name);
       log.info("container running", { subnet: spec.subnet.cidr });
     } catch (e) {
       // A name someone else created meanwhile is not ours to remove.
@@ -505,7 +509,10 @@ export class NixosContainerBackend implements Backend {
     }
     for (const name of names) {
       if (!this.#watched.has(name) || this.#busy.has(name)) continue;
-      if (isRunningState(states.get(name))) continue;
+      if (isRunningState(states.get(name))) {
+        await this.#sampleUsage(name);
+        continue;
+      }
       this.#watched.delete(name);
       this.#log.debug("container stopped", { container: name, state: states.get(name) });
       this.#notify(name);
@@ -514,6 +521,23 @@ export class NixosContainerBackend implements Backend {
 
   onStopped(listener: (name: string) => void): void {
     this.#listeners.push(listener);
+  }
+
+  // ── usage ────────────────────────────────────────────────────────────────
+
+  /** CPU and peak memory from the unit's cgroup: read now if it still runs, else as last sampled. */
+  async usage(name: string): Promise<ContainerUsage | null> {
+    this.#checkName(name);
+    return this.#sampleUsage(name);
+  }
+
+  async #sampleUsage(name: string): Promise<ContainerUsage | null> {
+    const used = laterUsage(
+      this.#used.get(name) ?? null,
+      await readCgroupUsage(this.#paths.cgroupRoot, name),
+    );
+    if (used !== null) this.#used.set(name, used);
+    return used;
   }
 
   // ── destroy ──────────────────────────────────────────────────────────────
@@ -625,6 +649,7 @@ export class NixosContainerBackend implements Backend {
         `${root} is still there (nixos-container destroy needs chattr from e2fsprogs on PATH to remove a root; by hand: chattr -i ${root}/var/empty && rm -rf ${root})`,
       );
     }
+    this.#used.delete(name);
     if (problems.length > 0) {
       throw new ControllerError(
         "RC_BACKEND_FAILED",

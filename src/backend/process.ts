@@ -17,11 +17,13 @@ import type { Clock } from "../clock.js";
 import { ControllerError, describeError } from "../errors.js";
 import { DEFAULT_PATH, signalGroup, spawnDetached } from "../exec/exec.js";
 import { LaunchOutputError, type Launcher, type LaunchWatch } from "../exec/launcher.js";
+import { runnerEnv } from "./runner-env.js";
 import { watchJobStart, type JobStartWatch } from "./job-start-watch.js";
 import type { Logger } from "../log.js";
 import { isContainerName } from "../domain/naming.js";
 import type { BackendState } from "../domain/types.js";
-import type { Backend, CreateSpec, RunnerSecret } from "../ports.js";
+import type { Backend, ContainerUsage, CreateSpec } from "../ports.js";
+import { ProcessUsage } from "./process-usage.js";
 import { describeFsError, stateUnwritable } from "../util/fs-errors.js";
 import type { Redactor } from "../util/redact.js";
 
@@ -42,6 +44,10 @@ export interface ProcessBackendOptions {
   readonly redactor?: Redactor;
   /** Starts runners off the daemon's event loop (see exec/launcher.ts). Default: spawn here. */
   readonly launcher?: Launcher;
+  /** How often a runner's process tree is sampled for CPU and memory. Default 1 s. */
+  readonly usageSampleMs?: number;
+  /** Where /proc is (tests point it elsewhere). */
+  readonly procRoot?: string;
 }
 
 interface Meta {
@@ -66,33 +72,6 @@ function isAlive(meta: Meta): boolean {
   return st !== null && st.state !== "Z" && st.state !== "X" && st.startTime === meta.startTime;
 }
 
-/** The runner's environment: what it needs to run, and the one secret it needs to register. */
-export function runnerEnv(
-  secret: RunnerSecret,
-  workDir: string,
-  path: string,
-  extra: Record<string, string> = {},
-): Record<string, string> {
-  const env: Record<string, string> = {
-    PATH: path,
-    HOME: workDir,
-    LANG: "C.UTF-8",
-    ...extra,
-  };
-  if (secret.kind === "jit") {
-    env["ACTIONS_RUNNER_INPUT_JITCONFIG"] = secret.encodedJitConfig;
-  } else {
-    // Registration-token mode: the inputs `config.sh` reads from the environment.
-    env["ACTIONS_RUNNER_INPUT_URL"] = secret.url;
-    env["ACTIONS_RUNNER_INPUT_TOKEN"] = secret.token;
-    env["ACTIONS_RUNNER_INPUT_NAME"] = secret.runnerName;
-    env["ACTIONS_RUNNER_INPUT_LABELS"] = secret.labels.join(",");
-    env["ACTIONS_RUNNER_INPUT_EPHEMERAL"] = "true";
-    env["ACTIONS_RUNNER_INPUT_UNATTENDED"] = "true";
-  }
-  return env;
-}
-
 export class ProcessBackend implements Backend {
   readonly kind = "process" as const;
   readonly #options: ProcessBackendOptions;
@@ -106,8 +85,15 @@ export class ProcessBackend implements Backend {
   /** Set while adopted processes are being watched; aborting it ends the watch. */
   #watching: AbortController | undefined;
 
+  readonly #usage: ProcessUsage;
+
   constructor(options: ProcessBackendOptions) {
     this.#options = options;
+    this.#usage = new ProcessUsage({
+      clock: options.clock,
+      ...(options.procRoot !== undefined ? { procRoot: options.procRoot } : {}),
+      ...(options.usageSampleMs !== undefined ? { everyMs: options.usageSampleMs } : {}),
+    });
   }
 
   #dir(name: string): string {
@@ -202,6 +188,7 @@ export class ProcessBackend implements Backend {
     const pid = started.pid;
     const meta: Meta = { pid, startTime: procStat(pid)?.startTime ?? "", runnerName: spec.runnerName };
     this.#children.set(spec.name, started.child ?? pid);
+    this.#usage.track(spec.name, pid, meta.startTime);
     this.#jobWatches.set(
       spec.name,
       watchJobStart(join(dir, "runner.log"), () => this.#tell(this.#jobListeners, spec.name)),
@@ -262,6 +249,7 @@ export class ProcessBackend implements Backend {
     }
     this.#children.delete(name);
     this.#metaCache.delete(name);
+    this.#usage.untrack(name);
     await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 }).catch((e: unknown) =>
       this.#options.log.warn("removing a half-made runner directory failed; destroy removes it later", {
         container: name,
@@ -313,6 +301,7 @@ export class ProcessBackend implements Backend {
   #adopt(name: string, meta: Meta): void {
     if (this.#adopted.has(name)) return;
     this.#adopted.set(name, meta);
+    this.#usage.track(name, meta.pid, meta.startTime);
     if (this.#watching) return;
     const watching = new AbortController();
     this.#watching = watching;
@@ -348,6 +337,7 @@ export class ProcessBackend implements Backend {
     this.#children.delete(name);
     this.#jobWatches.get(name)?.close();
     this.#jobWatches.delete(name);
+    this.#usage.untrack(name);
     try {
       // The exit handler of the process that started the runner may still write exit.json into
       // the directory while it is being removed (ENOTEMPTY): rm retries that.
@@ -383,7 +373,13 @@ export class ProcessBackend implements Backend {
     this.#jobListeners.push(listener);
   }
 
+  /** CPU and peak memory of the runner's process tree (sampled while it ran; see process-usage.ts). */
+  usage(name: string): Promise<ContainerUsage | null> {
+    return this.#usage.usage(name);
+  }
+
   async close(): Promise<void> {
+    this.#usage.close();
     for (const w of this.#jobWatches.values()) w.close();
     this.#jobWatches.clear();
     this.#watching?.abort();

@@ -5,7 +5,7 @@
  */
 import { runnerEnded } from "./idle-exits.js";
 import { assertTransition } from "../domain/lifecycle.js";
-import type { ContainerRecord, DestroyReason, PendingDeregistration } from "../domain/types.js";
+import type { ContainerRecord, DestroyReason, PendingDeregistration, Phase } from "../domain/types.js";
 import type {
   CleanupState,
   ControllerCounters,
@@ -116,12 +116,16 @@ export class Draft {
     const r = this.records.get(name);
     if (!r || r.phase === "destroying") return undefined;
     const next = this.setRecord({ ...r, phase: "destroying", destroyReason: reason, retryAt: 0 });
-    this.noteDestroying(next, reason);
+    this.noteDestroying(next, reason, r.phase);
     return next;
   }
 
-  noteDestroying(r: ContainerRecord, reason: DestroyReason): void {
-    if (reason === "finished" || reason === "vanished") {
+  /** `from`: the phase it is torn down from, when known. */
+  noteDestroying(r: ContainerRecord, reason: DestroyReason, from?: Phase): void {
+    // Its runner ended — or the cleanup ended a running one —: it may have taken a job that views
+    // older than now still show queued.
+    const ended = reason === "finished" || reason === "vanished";
+    if (ended || (reason === "cleanup" && from !== undefined && from !== "creating")) {
       this.recentlyFinished.set(r.name, { at: this.now, runnerName: r.runnerName });
     }
     if (reason === "finished") runnerEnded(this, r);

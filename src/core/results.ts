@@ -52,7 +52,9 @@ export function onCreateFailed(d: Draft, name: string, code: string, message: st
     d.note({ type: "create-cancelled", name });
     return;
   }
-  if (code === STATE_UNWRITABLE) markUnwritable(d, code, message);
+  // A create that failed because its intent could not be saved says nothing new when the failed
+  // save is already known, and its message must not replace that save's cause (ENOSPC, EIO…).
+  if (code === STATE_UNWRITABLE && !d.unwritable) markUnwritable(d, code, message);
   const failures = d.createBackoff.failures + 1;
   const delay = effectRetryDelay(d.config.retry, failures);
   d.createBackoff = { failures, blockedUntil: d.now + delay };

@@ -1,5 +1,6 @@
 /**
- * The daemon's HTTP API: GET /health, GET /status (the seed's JSON and more). Read-only: other
+ * The daemon's HTTP API: GET /health, GET /status (the seed's JSON and more), GET /metrics
+ * (Prometheus), GET / (the dashboard) and GET /events (its event stream). Read-only: other
  * methods get 405, unknown paths 404, both as JSON errors. No CORS headers are ever sent, and the
  * server binds to HTTP_HOST (127.0.0.1 unless configured).
  */
@@ -16,6 +17,12 @@ export interface HealthReport {
 export interface HttpHandlers {
   health(): HealthReport;
   status(): unknown;
+  /** GET /metrics: the text and its Content-Type. */
+  metrics?(): Promise<{ readonly contentType: string; readonly text: string }>;
+  /** GET /: the dashboard page and its Content-Security-Policy. */
+  readonly page?: { readonly html: string; readonly csp: string };
+  /** GET /events: a server-sent event stream (the handler owns the response). */
+  events?(req: IncomingMessage, res: ServerResponse): void;
 }
 
 function send(
@@ -52,6 +59,13 @@ function sendError(
 }
 
 export function createHttpServer(handlers: HttpHandlers, log: Logger): Server {
+  const paths = [
+    ...(handlers.page ? ["/"] : []),
+    "/health",
+    "/status",
+    ...(handlers.metrics ? ["/metrics"] : []),
+    ...(handlers.events ? ["/events"] : []),
+  ];
   const server = createServer(
     { maxHeaderSize: 16 * 1024, requestTimeout: 10_000 },
     (req: IncomingMessage, res: ServerResponse) => {
@@ -60,29 +74,49 @@ export function createHttpServer(handlers: HttpHandlers, log: Logger): Server {
         const rawUrl = req.url ?? "/";
         if (rawUrl.length > 2048) return sendError(res, 414, "uri_too_long", "request URI too long");
         const path = rawUrl.split("?")[0] ?? "/";
-        const known = path === "/health" || path === "/status";
+        const known = paths.includes(path);
         if (!known)
           return sendError(
             res,
             404,
             "not_found",
-            `no such endpoint: ${path.slice(0, 100)}; try /health or /status`,
+            `no such endpoint: ${path.slice(0, 100)}; try ${paths.join(", ")}`,
           );
         if (method !== "GET" && method !== "HEAD") {
           return sendError(res, 405, "method_not_allowed", `${path} only answers GET`, {
             allow: "GET, HEAD",
           });
         }
-        if (path === "/health") {
-          const h = handlers.health();
-          return send(res, h.ok ? 200 : 503, h.text + "\n", "text/plain; charset=utf-8");
+        switch (path) {
+          case "/health": {
+            const h = handlers.health();
+            return send(res, h.ok ? 200 : 503, h.text + "\n", "text/plain; charset=utf-8");
+          }
+          case "/status":
+            return send(
+              res,
+              200,
+              JSON.stringify(handlers.status(), null, 2) + "\n",
+              "application/json; charset=utf-8",
+            );
+          case "/metrics":
+            return void handlers.metrics!().then(
+              (m) => send(res, 200, m.text, m.contentType),
+              (e: unknown) => {
+                log.error("collecting metrics failed", { error: (e as Error).message });
+                if (!res.headersSent) sendError(res, 500, "internal", "internal error");
+              },
+            );
+          case "/events":
+            if (method === "HEAD") return send(res, 200, "", "text/event-stream; charset=utf-8");
+            return handlers.events!(req, res);
+          default:
+            return send(res, 200, handlers.page!.html, "text/html; charset=utf-8", {
+              "content-security-policy": handlers.page!.csp,
+              "x-frame-options": "DENY",
+              "referrer-policy": "no-referrer",
+            });
         }
-        return send(
-          res,
-          200,
-          JSON.stringify(handlers.status(), null, 2) + "\n",
-          "application/json; charset=utf-8",
-        );
       } catch (e) {
         log.error("HTTP handler failed", { error: (e as Error).message });
         if (!res.headersSent) sendError(res, 500, "internal", "internal error");

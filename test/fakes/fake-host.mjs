@@ -17,6 +17,8 @@
 //   etc/systemd/system.control/…             set-property drop-ins without --runtime
 //   var/log/journal/ID -> ROOT/var/log/journal/ID   one link per container boot
 //   sys/class/net/ve-NAME                    the host side of a running container's veth
+//   sys/fs/cgroup/machine.slice/container@NAME.service/   its unit's cgroup (v2) while it runs:
+//                                            cpu.stat (usage_usec) and memory.peak, fixed values
 //   fake/systems/NAME/nixos                  which nixpkgs' nixos evaluated a --config-file create
 //   fake/units/UNIT.json                     unit state: {state, sub?, result, until?, then?}
 //                                            (no file = not loaded; `then` is a state name or
@@ -45,6 +47,7 @@ const P = {
   etcSystemd: path.join(ROOT, "etc/systemd"),
   journal: path.join(ROOT, "var/log/journal"),
   net: path.join(ROOT, "sys/class/net"),
+  cgroup: path.join(ROOT, "sys/fs/cgroup/machine.slice"),
   units: path.join(ROOT, "fake/units"),
   calls: path.join(ROOT, "fake/calls.jsonl"),
   hazards: path.join(ROOT, "fake/hazards.jsonl"),
@@ -164,6 +167,7 @@ function restarting(result) {
 /** The guest is up: the host end of its veth, and a journal link for this boot's machine id. */
 function booted(name) {
   fs.mkdirSync(path.join(P.net, `ve-${name}`), { recursive: true });
+  makeCgroup(name);
   // --link-journal=try-guest: a fresh machine id per boot, linked from the host journal.
   const id = randomBytes(16).toString("hex");
   const guestJournal = path.join(P.state, name, "var/log/journal", id);
@@ -172,9 +176,23 @@ function booted(name) {
   fs.symlinkSync(guestJournal, path.join(P.journal, id));
 }
 
-/** The container's network namespace is gone: so is the host end of its veth. */
+/** The container's network namespace is gone: so is the host end of its veth, and its unit's cgroup. */
 function dropVeth(name) {
   fs.rmSync(path.join(P.net, `ve-${name}`), { recursive: true, force: true });
+  fs.rmSync(path.join(P.cgroup, `container@${name}.service`), { recursive: true, force: true });
+}
+
+/** What a running guest has used, as its unit's cgroup (v2) tells: fixed, so tests can check it. */
+const FAKE_CGROUP_USAGE = { usageUsec: 2_500_000, memoryPeak: 314_572_800 };
+function makeCgroup(name) {
+  const dir = path.join(P.cgroup, `container@${name}.service`);
+  fs.mkdirSync(dir, { recursive: true });
+  const { usageUsec, memoryPeak } = FAKE_CGROUP_USAGE;
+  fs.writeFileSync(
+    path.join(dir, "cpu.stat"),
+    `usage_usec ${usageUsec}\nuser_usec ${usageUsec - 500_000}\nsystem_usec 500000\n`,
+  );
+  fs.writeFileSync(path.join(dir, "memory.peak"), `${memoryPeak}\n`);
 }
 
 // ── systemctl ────────────────────────────────────────────────────────────────

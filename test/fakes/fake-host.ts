@@ -109,6 +109,7 @@ export async function makeFakeHost(): Promise<FakeHost> {
     systemdRunDir: join(root, "run/systemd"),
     journalDir: join(root, "var/log/journal"),
     sysClassNet: join(root, "sys/class/net"),
+    cgroupRoot: join(root, "sys/fs/cgroup"),
   };
   const unitFile = (name: string): string => join(root, "fake/units", `container@${name}.service.json`);
   const readLines = async (file: string): Promise<string[]> => {
@@ -150,6 +151,10 @@ export async function makeFakeHost(): Promise<FakeHost> {
     powerOff: async (name) => {
       await writeFile(unitFile(name), JSON.stringify({ state: "inactive", result: "success" }));
       await rm(join(paths.sysClassNet, `ve-${name}`), { recursive: true, force: true });
+      await rm(join(paths.cgroupRoot, "machine.slice", `container@${name}.service`), {
+        recursive: true,
+        force: true,
+      });
     },
     reboot: (name) => {
       const r = spawnSync(process.execPath, [FAKE_HOST_SCRIPT, "guest", "reboot", name], {

@@ -1,10 +1,12 @@
 /**
  * Secret hygiene, end to end: the daemon runs as a real process through jobs, a job timeout, a
- * lost JIT answer, malformed responses and a token rotation; every log line, /status and
- * /health body, runner command line and runner environment is scanned for secrets. Only the
- * runner's own JIT variable may carry a credential.
+ * lost JIT answer, malformed responses and a token rotation; every log line, /status, /health,
+ * /metrics and dashboard (/) body, everything the dashboard's event stream (/events) sent, runner
+ * command line and runner environment is scanned for secrets. Only the runner's own JIT variable
+ * may carry a credential.
  */
 import { readFileSync } from "node:fs";
+import { get, type IncomingMessage } from "node:http";
 import { chmod, writeFile } from "node:fs/promises";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { makeWorld, spawnDaemon, waitFor, type Daemon, type World } from "../helpers/world.js";
@@ -35,6 +37,14 @@ it("never shows the token or a JIT config outside the runner's own environment v
   await chmod(world.tokenFile, 0o644);
   daemon = spawnDaemon(world, { POLL_INTERVAL: "0.2", JOB_TIMEOUT: "1.5", LOG_LEVEL: "debug" });
   const url = await daemon.ready;
+  // The dashboard's event stream, open for the whole run.
+  let streamed = "";
+  const stream = await new Promise<IncomingMessage>((resolve, reject) =>
+    get(`${url}/events`, resolve).on("error", reject),
+  );
+  stream.setEncoding("utf8");
+  stream.on("data", (c: string) => (streamed += c));
+  stream.on("error", () => {});
   world.sim.addFault({
     method: "POST",
     path: "generate-jitconfig",
@@ -61,7 +71,12 @@ it("never shows the token or a JIT config outside the runner's own environment v
       for (const kv of env.split("\0"))
         if (kv.startsWith("ACTIONS_RUNNER_INPUT_JITCONFIG=")) jitConfigs.add(kv.slice(31));
     }
-    bodies.push(await (await fetch(`${url}/status`)).text(), await (await fetch(`${url}/health`)).text());
+    bodies.push(
+      await (await fetch(`${url}/status`)).text(),
+      await (await fetch(`${url}/health`)).text(),
+      await (await fetch(`${url}/metrics`)).text(),
+      await (await fetch(`${url}/`)).text(),
+    );
   };
   const sampler = setInterval(() => void sample().catch(() => {}), 100);
   try {
@@ -98,6 +113,10 @@ it("never shows the token or a JIT config outside the runner's own environment v
     };
     check("daemon output", output);
     for (const b of bodies) check("HTTP body", b);
+    check("dashboard event stream", streamed);
+    // The stream did carry the run: snapshots with containers and finished jobs.
+    expect(streamed).toMatch(/"state":"busy"/);
+    expect(streamed).toMatch(/"jobs":\[\{"at":/);
     for (const c of cmdlines) check("runner command line", c);
     for (const env of environs) {
       for (const kv of env.split("\0").filter(Boolean)) {

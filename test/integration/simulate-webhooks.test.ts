@@ -36,7 +36,7 @@ it("simulate --webhook sends each job change, signed with the secret file's secr
     let out = "";
     child.stdout.on("data", (b: Buffer) => (out += b.toString()));
     await waitFor("listening", () => /listening on (http:\/\/\S+)/.test(out), 10_000);
-    expect(out).toContain(`workflow_job deliveries to ${hookUrl}`);
+    await waitFor("webhook target announced", () => out.includes(`workflow_job deliveries to ${hookUrl}`), 5_000);
     expect(out).not.toContain("cli-webhook-secret");
     const url = /listening on (http:\/\/\S+)/.exec(out)![1]!;
     const q = await fetch(`${url}/_sim/runs`, {

@@ -36,6 +36,8 @@ export interface HostPaths {
   readonly journalDir: string;
   /** Network interfaces, to see whether a ve-NAME link is left over. */
   readonly sysClassNet: string;
+  /** The cgroup hierarchy, for what each container used (machine.slice/container@NAME.service). */
+  readonly cgroupRoot: string;
 }
 
 export const DEFAULT_HOST_PATHS: HostPaths = Object.freeze({
@@ -44,6 +46,7 @@ export const DEFAULT_HOST_PATHS: HostPaths = Object.freeze({
   systemdRunDir: "/run/systemd",
   journalDir: "/var/log/journal",
   sysClassNet: "/sys/class/net",
+  cgroupRoot: "/sys/fs/cgroup",
 });
 
 /**

@@ -11,13 +11,16 @@ export function isLive(r: ContainerRecord): boolean {
   return r.phase !== "destroying";
 }
 
+/** The record in `phase` with `patch` applied — the same object when that changes nothing. */
 export function withPhase(
   r: ContainerRecord,
   phase: Phase,
   patch: Partial<ContainerRecord> = {},
 ): ContainerRecord {
   if (!canTransition(r.phase, phase)) return r;
-  return { ...r, ...patch, phase };
+  const unchanged =
+    r.phase === phase && Object.entries(patch).every(([k, v]) => r[k as keyof ContainerRecord] === v);
+  return unchanged ? r : { ...r, ...patch, phase };
 }
 
 export function markDestroying(r: ContainerRecord, reason: DestroyReason): ContainerRecord {
