@@ -42,7 +42,7 @@ export interface ProcessBackendOptions {
   readonly extraEnv?: Record<string, string>;
   /** Scrubs the command line in errors. Default: the process-wide instance. */
   readonly redactor?: Redactor;
-  /** Starts runners off the daemon's event loop (see exec/launcher.ts). Default: spawn here. */
+  /** Starts runners off the daemon's event loop (see exec/launcher.ts); closed with the backend. Default: spawn here. */
   readonly launcher?: Launcher;
   /** How often a runner's process tree is sampled for CPU and memory. Default 1 s. */
   readonly usageSampleMs?: number;
