@@ -24,6 +24,7 @@ import { createLogger, type Logger } from "./log.js";
 import { NixosContainerBackend } from "./backend/nixos-container.js";
 import { NspawnBackend } from "./backend/nspawn.js";
 import { ProcessBackend } from "./backend/process.js";
+import { Launcher } from "./exec/launcher.js";
 import { LabelMatcher } from "./domain/labels.js";
 import { isPoolContainerName } from "./domain/naming.js";
 import { subnet } from "./domain/subnets.js";
@@ -104,6 +105,8 @@ export function buildBackend(config: Config, log: Logger, clock: Clock): Backend
         log,
         clock,
         path: config.path,
+        // One per daemon: runners are forked there, not on this event loop.
+        launcher: new Launcher({ log }),
       });
     case "nspawn": {
       const n = config.nspawn;

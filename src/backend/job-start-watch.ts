@@ -6,7 +6,7 @@
  * at the next poll.
  */
 import { watch, type FSWatcher } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 
 const JOB_STARTED = /: Running job: /;
 /** Enough of the log to find the line; the runner's output before a job is a few hundred bytes. */
@@ -24,11 +24,20 @@ export function watchJobStart(logFile: string, onStarted: () => void): JobStartW
   let reading = false;
   let again = false;
   let watcher: FSWatcher | null = null;
+  // Open from the first scan to the end of the watch: a runner's every write is one scan.
+  let file: FileHandle | null = null;
+  let buffer: Buffer | null = null;
 
+  const release = (): void => {
+    void file?.close().catch(() => {});
+    file = null;
+    buffer = null;
+  };
   const close = (): void => {
     done = true;
     watcher?.close();
     watcher = null;
+    if (!reading) release();
   };
   const scan = async (): Promise<void> => {
     if (done) return;
@@ -38,29 +47,26 @@ export function watchJobStart(logFile: string, onStarted: () => void): JobStartW
     }
     reading = true;
     try {
-      const file = await open(logFile, "r");
-      try {
-        const buffer = Buffer.alloc(16 * 1024);
-        for (;;) {
-          const { bytesRead } = await file.read(buffer, 0, buffer.length, offset);
-          if (bytesRead === 0) break;
-          offset += bytesRead;
-          pending = (pending + buffer.subarray(0, bytesRead).toString("utf8")).slice(-4096);
-          if (JOB_STARTED.test(pending)) {
-            close();
-            onStarted();
-            return;
-          }
-          if (offset > MAX_SCAN_BYTES) return close();
+      file ??= await open(logFile, "r");
+      buffer ??= Buffer.allocUnsafe(16 * 1024);
+      for (;;) {
+        const { bytesRead } = await file.read(buffer, 0, buffer.length, offset);
+        if (bytesRead === 0) break;
+        offset += bytesRead;
+        pending = (pending + buffer.subarray(0, bytesRead).toString("utf8")).slice(-4096);
+        if (JOB_STARTED.test(pending)) {
+          close();
+          onStarted();
+          return;
         }
-      } finally {
-        await file.close();
+        if (offset > MAX_SCAN_BYTES) return close();
       }
     } catch {
       close(); // The log is gone: so is the runner.
     } finally {
       reading = false;
-      if (again && !done) {
+      if (done) release();
+      else if (again) {
         again = false;
         void scan();
       }

@@ -16,11 +16,13 @@ import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { ControllerError, describeError } from "../errors.js";
 import { DEFAULT_PATH, signalGroup, spawnDetached } from "../exec/exec.js";
+import { LaunchOutputError, type Launcher, type LaunchWatch } from "../exec/launcher.js";
+import { runnerEnv } from "./runner-env.js";
 import { watchJobStart, type JobStartWatch } from "./job-start-watch.js";
 import type { Logger } from "../log.js";
 import { isContainerName } from "../domain/naming.js";
 import type { BackendState } from "../domain/types.js";
-import type { Backend, ContainerUsage, CreateSpec, RunnerSecret } from "../ports.js";
+import type { Backend, ContainerUsage, CreateSpec } from "../ports.js";
 import { ProcessUsage } from "./process-usage.js";
 import { describeFsError, stateUnwritable } from "../util/fs-errors.js";
 import type { Redactor } from "../util/redact.js";
@@ -40,6 +42,8 @@ export interface ProcessBackendOptions {
   readonly extraEnv?: Record<string, string>;
   /** Scrubs the command line in errors. Default: the process-wide instance. */
   readonly redactor?: Redactor;
+  /** Starts runners off the daemon's event loop (see exec/launcher.ts); closed with the backend. Default: spawn here. */
+  readonly launcher?: Launcher;
   /** How often a runner's process tree is sampled for CPU and memory. Default 1 s. */
   readonly usageSampleMs?: number;
   /** Where /proc is (tests point it elsewhere). */
@@ -68,37 +72,11 @@ function isAlive(meta: Meta): boolean {
   return st !== null && st.state !== "Z" && st.state !== "X" && st.startTime === meta.startTime;
 }
 
-/** The runner's environment: what it needs to run, and the one secret it needs to register. */
-export function runnerEnv(
-  secret: RunnerSecret,
-  workDir: string,
-  path: string,
-  extra: Record<string, string> = {},
-): Record<string, string> {
-  const env: Record<string, string> = {
-    PATH: path,
-    HOME: workDir,
-    LANG: "C.UTF-8",
-    ...extra,
-  };
-  if (secret.kind === "jit") {
-    env["ACTIONS_RUNNER_INPUT_JITCONFIG"] = secret.encodedJitConfig;
-  } else {
-    // Registration-token mode: the inputs `config.sh` reads from the environment.
-    env["ACTIONS_RUNNER_INPUT_URL"] = secret.url;
-    env["ACTIONS_RUNNER_INPUT_TOKEN"] = secret.token;
-    env["ACTIONS_RUNNER_INPUT_NAME"] = secret.runnerName;
-    env["ACTIONS_RUNNER_INPUT_LABELS"] = secret.labels.join(",");
-    env["ACTIONS_RUNNER_INPUT_EPHEMERAL"] = "true";
-    env["ACTIONS_RUNNER_INPUT_UNATTENDED"] = "true";
-  }
-  return env;
-}
-
 export class ProcessBackend implements Backend {
   readonly kind = "process" as const;
   readonly #options: ProcessBackendOptions;
-  readonly #children = new Map<string, ChildProcess>();
+  /** Runners this process watches: the child, or its pid when the launcher started it. */
+  readonly #children = new Map<string, ChildProcess | number>();
   readonly #listeners: ((name: string) => void)[] = [];
   readonly #jobListeners: ((name: string) => void)[] = [];
   /** Watches of runners' logs for the moment they take their job. */
@@ -165,37 +143,16 @@ export class ProcessBackend implements Backend {
       await this.#discard(spec.name, dir, null);
       signal.throwIfAborted();
     }
-    let output: FileHandle;
+    let output: FileHandle | null = null;
     try {
-      output = await open(join(dir, "runner.log"), "a", 0o600);
+      // The launcher, when there is one, opens it itself.
+      if (!this.#options.launcher) output = await open(join(dir, "runner.log"), "a", 0o600);
     } catch (e) {
       await this.#discard(spec.name, dir, null);
       throw stateUnwritable(`cannot make the runner's log in ${dir}`, e);
     }
-    let child: ChildProcess;
-    try {
-      child = await spawnDetached(this.#options.command, [], {
-        cwd: workDir,
-        env: runnerEnv(spec.secret, workDir, this.#options.path ?? DEFAULT_PATH, this.#options.extraEnv),
-        outputFd: output.fd,
-        ...(this.#options.redactor ? { redactor: this.#options.redactor } : {}),
-      });
-    } catch (e) {
-      await output.close().catch(() => {});
-      await this.#discard(spec.name, dir, null);
-      throw e;
-    }
-    // No await until the exit listener is on: a runner that exits at once must not go unnoticed.
-    const pid = child.pid!;
-    const meta: Meta = { pid, startTime: procStat(pid)?.startTime ?? "", runnerName: spec.runnerName };
     let discarded = false;
-    this.#children.set(spec.name, child);
-    this.#usage.track(spec.name, pid, meta.startTime);
-    this.#jobWatches.set(
-      spec.name,
-      watchJobStart(join(dir, "runner.log"), () => this.#tell(this.#jobListeners, spec.name)),
-    );
-    child.once("exit", (code, sig) => {
+    const exited = (code: number | null, sig: NodeJS.Signals | null): void => {
       this.#children.delete(spec.name);
       this.#jobWatches.get(spec.name)?.close();
       this.#jobWatches.delete(spec.name);
@@ -204,10 +161,43 @@ export class ProcessBackend implements Backend {
       // Only a record for people; the directory may be gone or unwritable.
       writeFile(join(dir, "exit.json"), JSON.stringify({ code, signal: sig })).catch(() => {});
       this.#notify(spec.name);
-    });
-    child.unref();
+    };
+    const env = runnerEnv(spec.secret, workDir, this.#options.path ?? DEFAULT_PATH, this.#options.extraEnv);
+    // The launcher may report the end before the runner is recorded below: it then waits.
+    let recorded = false;
+    let early: (() => void) | null = null;
+    const whenRecorded = (f: () => void): void => void (recorded ? f() : (early = f));
+    const lost = (): void => {
+      if (discarded || this.#children.get(spec.name) !== pid) return;
+      // Its launcher died: watch it by pid, as after a restart.
+      this.#children.delete(spec.name);
+      this.#adopt(spec.name, meta);
+    };
+    let started: { pid: number; child: ChildProcess | null };
+    try {
+      started = await this.#spawn(workDir, env, output, {
+        exited: (code, sig) => whenRecorded(() => exited(code, sig)),
+        lost: () => whenRecorded(lost),
+      });
+    } catch (e) {
+      await output?.close().catch(() => {});
+      await this.#discard(spec.name, dir, null);
+      throw e instanceof LaunchOutputError ? stateUnwritable(`cannot make the runner's log in ${dir}`, e) : e;
+    }
+    // No await until the exit listener is on: a runner that exits at once must not go unnoticed.
+    const pid = started.pid;
+    const meta: Meta = { pid, startTime: procStat(pid)?.startTime ?? "", runnerName: spec.runnerName };
+    this.#children.set(spec.name, started.child ?? pid);
+    this.#usage.track(spec.name, pid, meta.startTime);
+    this.#jobWatches.set(
+      spec.name,
+      watchJobStart(join(dir, "runner.log"), () => this.#tell(this.#jobListeners, spec.name)),
+    );
+    started.child?.once("exit", exited).unref();
+    recorded = true;
+    (early as (() => void) | null)?.();
     // The child has its own copy of the descriptor; failing to close ours changes nothing.
-    await output.close().catch(() => {});
+    await output?.close().catch(() => {});
     try {
       await writeFile(join(dir, "meta.json"), JSON.stringify(meta), { mode: 0o600 });
     } catch (e) {
@@ -221,6 +211,30 @@ export class ProcessBackend implements Backend {
       await this.destroy(spec.name);
       signal.throwIfAborted();
     }
+  }
+
+  /** Start the runner: through the launcher when there is one (`child` is then null), else directly. */
+  async #spawn(
+    cwd: string,
+    env: Record<string, string>,
+    output: FileHandle | null,
+    watch: LaunchWatch,
+  ): Promise<{ pid: number; child: ChildProcess | null }> {
+    const { launcher, command, redactor } = this.#options;
+    if (launcher) {
+      const outputPath = join(cwd, "..", "runner.log");
+      return {
+        ...(await launcher.spawn({ file: command, args: [], cwd, env, outputPath }, watch)),
+        child: null,
+      };
+    }
+    const child = await spawnDetached(command, [], {
+      cwd,
+      env,
+      outputFd: output!.fd,
+      ...(redactor ? { redactor } : {}),
+    });
+    return { pid: child.pid!, child };
   }
 
   /** Undo a create that failed part-way: stop its process (if it started), remove its directory. Never rejects. */
@@ -321,7 +335,8 @@ export class ProcessBackend implements Backend {
     if (meta) await this.#stopProcess(name, meta, this.#options.killGraceMs ?? 10_000);
     this.#adopted.delete(name);
     this.#children.delete(name);
-    this.#metaCache.delete(name);
+    this.#jobWatches.get(name)?.close();
+    this.#jobWatches.delete(name);
     this.#usage.untrack(name);
     try {
       // The exit handler of the process that started the runner may still write exit.json into
@@ -330,6 +345,8 @@ export class ProcessBackend implements Backend {
     } catch (e) {
       throw stateUnwritable(`runner ${name} is stopped, but its directory ${dir} cannot be removed`, e);
     }
+    // Kept until now: a list() meanwhile answers "stopped" from it instead of reading meta.json.
+    if (meta && this.#metaCache.get(name) === meta) this.#metaCache.delete(name);
   }
 
   /** SIGTERM to the runner's process group, SIGKILL after `graceMs`; resolves once it is gone. */
@@ -368,6 +385,7 @@ export class ProcessBackend implements Backend {
     this.#watching?.abort();
     this.#watching = undefined;
     this.#adopted.clear();
+    this.#options.launcher?.close();
     await Promise.resolve();
   }
 }

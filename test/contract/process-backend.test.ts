@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { ProcessBackend } from "../../src/backend/process.js";
 import { systemClock } from "../../src/clock.js";
 import { silentLogger } from "../../src/log.js";
-import { describeBackendContract } from "./backend-contract.js";
+import { Launcher } from "../../src/exec/launcher.js";
+import { describeBackendContract, type BackendHarness } from "./backend-contract.js";
 
 // A stand-in runner: records the JIT config it was given, then waits until told to finish.
 const RUNNER = `#!/bin/sh
@@ -16,7 +17,7 @@ while [ ! -e finish ]; do sleep 0.05; done
 exit 0
 `;
 
-describeBackendContract("process", async () => {
+const contract = (launcher: boolean) => async (): Promise<BackendHarness> => {
   const dir = await mkdtemp(join(tmpdir(), "rc-process-"));
   const command = join(dir, "runner.sh");
   await writeFile(command, RUNNER);
@@ -31,6 +32,7 @@ describeBackendContract("process", async () => {
       clock: systemClock,
       killGraceMs: 2000,
       watchIntervalMs: 50,
+      ...(launcher ? { launcher: new Launcher({ log: silentLogger }) } : {}),
     });
     backends.push(b);
     return b;
@@ -66,4 +68,7 @@ describeBackendContract("process", async () => {
       await rm(dir, { recursive: true, force: true });
     },
   };
-});
+};
+
+describeBackendContract("process", contract(false));
+describeBackendContract("process, started through the launcher", contract(true));
