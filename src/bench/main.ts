@@ -70,11 +70,10 @@ async function b1(runner: string, pollSeconds: number, jobs: number): Promise<vo
     queuedAt.set(run.jobs[0]!.id, Date.now());
   }
   await until(() => [...bench.sim.model.jobs.values()].every((j) => j.status === "completed"), 60_000);
-  const trigger = new Map(eventsNamed(d, "creating container").map((e) => [e.container, e.job]));
+  // Detection: queued → the daemon starts creating the container named after the job.
   const latencies: number[] = [];
-  for (const e of eventsNamed(d, "backend create")) {
-    const job = trigger.get(e.container);
-    const q = job === undefined ? undefined : queuedAt.get(job);
+  for (const e of eventsNamed(d, "creating container")) {
+    const q = e.job === undefined ? undefined : queuedAt.get(e.job);
     if (q !== undefined) latencies.push(e.t - q);
   }
   latencies.sort((a, b) => a - b);

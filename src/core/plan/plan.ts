@@ -220,6 +220,17 @@ export function plan(input: PlanInput): Plan {
     for (const r of records.values()) {
       if (isLive(r) && r.phase === "busy" && r.jobId !== null) claimed.add(r.jobId);
     }
+    // A runner that took its job after this view was taken (it said so before any poll could)
+    // took one the view still shows queued: if that is not the job it is attributed to, it
+    // stands for the oldest one nobody has — counting, as for runners that ended since.
+    for (const r of records.values()) {
+      if (!isLive(r) || r.phase !== "busy" || r.busySince === null || r.busySince < github.startedAt)
+        continue;
+      if (r.jobId !== null && queuedIds.has(r.jobId)) continue;
+      if (seenWorking.has(r.runnerName) || runnersByName.get(r.runnerName)?.busy) continue; // the view knows
+      const stand = queued.find((j) => !claimed.has(j.id));
+      if (stand) claimed.add(stand.id);
+    }
     const pending = [...records.values()]
       .filter((r) => isLive(r) && r.phase !== "busy")
       .sort((a, b) => a.createdAt - b.createdAt || a.name.localeCompare(b.name));

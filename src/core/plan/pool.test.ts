@@ -187,4 +187,14 @@ describe("warm pool", () => {
     );
     expect(p.effects).toEqual([]);
   });
+
+  it("a pool runner that said it took a job after the view was taken stands for that job: no container for it, one pool replacement", () => {
+    // The view (taken at 0) still shows job 42 queued; the runner reported its pickup at 500.
+    const took = rec("p0000001", { phase: "busy", busySince: 500, jobId: null });
+    const idle = rec("p0000002");
+    const p = plan(input({ records: [took, idle], runners: [online(took), online(idle)], jobs: [job(42)] }));
+    const made = creates(p);
+    expect(made.map((r) => r.name.startsWith("p"))).toEqual([true]);
+    expect(made.some((r) => r.triggerJobId === 42)).toBe(false);
+  });
 });
