@@ -1,5 +1,5 @@
 /**
- * `runner-controller demo`: the whole product on one machine, in under 30 seconds. Starts the
+ * `runner-controller demo`: the whole product on one machine, in about 10 seconds. Starts the
  * GitHub simulator, the daemon with the process backend (each "container" is a sim-runner
  * process) in a temporary state directory, queues a handful of jobs — some with labels we do not
  * serve, one run whose jobs depend on each other — and narrates what happens.

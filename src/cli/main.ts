@@ -207,7 +207,7 @@ async function main(argv: string[]): Promise<number> {
     case "demo": {
       if (rest.includes("--help")) {
         out(
-          "runner-controller demo [--pool N] [--webhooks] — simulator + daemon + process backend, about 20 seconds; exits 0 when all went well\n" +
+          "runner-controller demo [--pool N] [--webhooks] — simulator + daemon + process backend, about 10 seconds; exits 0 when all went well\n" +
             "  --pool N     a warm pool of N idle runners (MIN_IDLE=N, 1 to 20): jobs picked up at once, the pool refilling\n" +
             "  --webhooks   webhook mode: the simulator sends signed workflow_job webhooks, polling only every 60 s",
         );

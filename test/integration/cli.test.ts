@@ -102,7 +102,8 @@ describe("command line", () => {
     try {
       let out = "";
       child.stdout.on("data", (b: Buffer) => (out += b.toString()));
-      await waitFor("advertised", () => /advertised as +http:\/\/\S+/.test(out), 10_000);
+      // The lines may come in separate chunks: wait for the last one needed.
+      await waitFor("advertised", () => /GITHUB_API_URL=http:\/\/\S+/.test(out), 10_000);
       const url = /listening on (http:\/\/\S+)/.exec(out)![1]!;
       const port = new URL(url).port;
       expect(out).toContain(`advertised as      http://runners.example:${port}`);
