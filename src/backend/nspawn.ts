@@ -85,7 +85,7 @@ function isUp(meta: Meta): boolean {
 
 export class NspawnBackend implements Backend {
   readonly kind = "nspawn" as const;
-  readonly #o: NspawnBackendOptions;
+  readonly #options: NspawnBackendOptions;
   readonly #systemd: boolean;
   readonly #children = new Map<string, ChildProcess>();
   readonly #listeners: ((name: string) => void)[] = [];
@@ -95,7 +95,7 @@ export class NspawnBackend implements Backend {
   #warnedNoLimits = false;
 
   constructor(options: NspawnBackendOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#systemd = options.systemdIsInit ?? existsSync("/run/systemd/system");
   }
 
@@ -105,15 +105,15 @@ export class NspawnBackend implements Backend {
         "RC_BACKEND_FAILED",
         `refusing unexpected container name ${JSON.stringify(name)}`,
       );
-    return join(this.#o.root, name);
+    return join(this.#options.root, name);
   }
 
   #run = (file: string, args: readonly string[]) =>
     run(file, args, {
       timeoutMs: 30_000,
-      env: minimalEnv(this.#o.path ?? DEFAULT_PATH),
-      clock: this.#o.clock,
-      ...(this.#o.redactor ? { redactor: this.#o.redactor } : {}),
+      env: minimalEnv(this.#options.path ?? DEFAULT_PATH),
+      clock: this.#options.clock,
+      ...(this.#options.redactor ? { redactor: this.#options.redactor } : {}),
     });
 
   #notify(name: string): void {
@@ -121,17 +121,17 @@ export class NspawnBackend implements Backend {
       try {
         listener(name);
       } catch (e) {
-        this.#o.log.error("a stop listener failed", { container: name, error: describeError(e) });
+        this.#options.log.error("a stop listener failed", { container: name, error: describeError(e) });
       }
     }
   }
 
   #limits(): Limits | null {
-    if (this.#systemd) return this.#o.limits;
-    const { cpuQuota, memoryMax, tasksMax } = this.#o.limits;
+    if (this.#systemd) return this.#options.limits;
+    const { cpuQuota, memoryMax, tasksMax } = this.#options.limits;
     if (!this.#warnedNoLimits && (cpuQuota !== null || memoryMax !== null || tasksMax !== null)) {
       this.#warnedNoLimits = true;
-      this.#o.log.warn(
+      this.#options.log.warn(
         "systemd is not PID 1 here: nspawn containers run without CONTAINER_CPU_QUOTA, CONTAINER_MEMORY_MAX and CONTAINER_TASKS_MAX",
         { cpuQuota, memoryMax, tasksMax },
       );
@@ -144,7 +144,7 @@ export class NspawnBackend implements Backend {
     this.#metaCache.delete(spec.name);
     signal.throwIfAborted();
     try {
-      await prepareContainerDir(this.#o.root, dir, this.#o.nspawn, spec.secret);
+      await prepareContainerDir(this.#options.root, dir, this.#options.nspawn, spec.secret);
     } catch (e) {
       await this.#discard(spec.name, null);
       throw stateUnwritable(`cannot prepare the container directory ${dir}`, e);
@@ -162,20 +162,20 @@ export class NspawnBackend implements Backend {
     }
     const { file, args } = launchCommand({
       name: spec.name,
-      nspawn: this.#o.nspawn,
+      nspawn: this.#options.nspawn,
       privateDir: join(dir, "private"),
       upperDir: join(dir, "upper"),
-      runnerCommand: this.#o.runnerCommand,
-      system: this.#o.system,
+      runnerCommand: this.#options.runnerCommand,
+      system: this.#options.system,
       limits: this.#limits(),
     });
     let child: ChildProcess;
     try {
       child = await spawnDetached(file, args, {
         cwd: dir,
-        env: minimalEnv(this.#o.path ?? DEFAULT_PATH),
+        env: minimalEnv(this.#options.path ?? DEFAULT_PATH),
         outputFd: output.fd,
-        ...(this.#o.redactor ? { redactor: this.#o.redactor } : {}),
+        ...(this.#options.redactor ? { redactor: this.#options.redactor } : {}),
       });
     } catch (e) {
       await output.close().catch(() => {});
@@ -187,7 +187,7 @@ export class NspawnBackend implements Backend {
       pid,
       startTime: processRef(pid)?.startTime ?? "",
       runnerName: spec.runnerName,
-      network: this.#o.nspawn.network,
+      network: this.#options.nspawn.network,
     };
     let discarded = false;
     let exited = false;
@@ -196,7 +196,7 @@ export class NspawnBackend implements Backend {
       exited = true;
       this.#children.delete(spec.name);
       if (discarded) return;
-      this.#o.log.debug("nspawn exited", { container: spec.name, code, signal: sig });
+      this.#options.log.debug("nspawn exited", { container: spec.name, code, signal: sig });
       this.#notify(spec.name);
     });
     child.unref();
@@ -213,7 +213,7 @@ export class NspawnBackend implements Backend {
     }
     this.#metaCache.set(spec.name, meta);
     try {
-      const init = await settle(this.#o.clock, this.#o.startTimeoutMs ?? 60_000, signal, () => {
+      const init = await settle(this.#options.clock, this.#options.startTimeoutMs ?? 60_000, signal, () => {
         if (exited) throw new Error("nspawn exited");
         return containerInit(pid);
       });
@@ -221,17 +221,17 @@ export class NspawnBackend implements Backend {
       await writeFile(join(dir, "meta.json"), JSON.stringify(meta), { mode: 0o600 });
       this.#metaCache.set(spec.name, meta);
       if (meta.network === "veth") {
-        await settle(this.#o.clock, 10_000, signal, () => {
+        await settle(this.#options.clock, 10_000, signal, () => {
           if (exited) throw new Error("nspawn exited");
           return existsSync(`/sys/class/net/ve-${spec.name}`) ? true : null;
         });
         await configureVeth(this.#run, spec.name, init.pid, spec.subnet);
-        if (!this.#o.nspawn.boot) await writeFile(join(dir, "private", "network-ready"), "");
+        if (!this.#options.nspawn.boot) await writeFile(join(dir, "private", "network-ready"), "");
       }
-      if (!this.#o.nspawn.boot) {
+      if (!this.#options.nspawn.boot) {
         // The payload's entry runs: the container is up.
         const started = join(dir, "private", "started");
-        await settle(this.#o.clock, this.#o.startTimeoutMs ?? 60_000, signal, () => {
+        await settle(this.#options.clock, this.#options.startTimeoutMs ?? 60_000, signal, () => {
           if (existsSync(started)) return true;
           if (exited) throw new Error("nspawn exited");
           return null;
@@ -254,7 +254,7 @@ export class NspawnBackend implements Backend {
   /** Undo a create that failed part-way. Never rejects. */
   async #discard(name: string, meta: Meta | null): Promise<void> {
     await this.#teardown(name, meta, 0).catch((e: unknown) =>
-      this.#o.log.warn("removing a half-made container failed; destroy removes it later", {
+      this.#options.log.warn("removing a half-made container failed; destroy removes it later", {
         container: name,
         error: describeFsError(e),
       }),
@@ -278,7 +278,7 @@ export class NspawnBackend implements Backend {
     const out = new Map<string, BackendState>();
     let names: string[];
     try {
-      names = await readdir(this.#o.root);
+      names = await readdir(this.#options.root);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return out;
       throw e;
@@ -304,13 +304,13 @@ export class NspawnBackend implements Backend {
     const watching = new AbortController();
     this.#watching = watching;
     this.#watchAdopted(watching.signal).catch((e: unknown) =>
-      this.#o.log.error("watching adopted containers failed", { error: describeError(e) }),
+      this.#options.log.error("watching adopted containers failed", { error: describeError(e) }),
     );
   }
 
   async #watchAdopted(stop: AbortSignal): Promise<void> {
     while (!stop.aborted && this.#adopted.size > 0) {
-      await this.#o.clock.sleep(this.#o.watchIntervalMs ?? 500, stop);
+      await this.#options.clock.sleep(this.#options.watchIntervalMs ?? 500, stop);
       if (stop.aborted) break;
       for (const [name, meta] of this.#adopted) {
         if (!isUp(meta)) {
@@ -324,7 +324,7 @@ export class NspawnBackend implements Backend {
 
   async destroy(name: string): Promise<void> {
     this.#dir(name);
-    await this.#teardown(name, await this.#meta(name), this.#o.killGraceMs ?? 10_000);
+    await this.#teardown(name, await this.#meta(name), this.#options.killGraceMs ?? 10_000);
   }
 
   /** Stop the container's processes, then remove its link, nspawn's leftovers and its directory. */
@@ -346,7 +346,7 @@ export class NspawnBackend implements Backend {
 
   /** SIGTERM (see above); after `graceMs` SIGKILL to nspawn's group and every process in the container. */
   async #stop(name: string, meta: Meta, graceMs: number): Promise<void> {
-    const { clock } = this.#o;
+    const { clock } = this.#options;
     // A PID namespace dies with its init, and its number may then be reused: look only while it lives.
     const inside = (): number[] =>
       meta.pidNamespace && meta.init && (isRunning(meta) || isRunning(meta.init))
@@ -354,7 +354,7 @@ export class NspawnBackend implements Backend {
         : [];
     const gone = (): boolean => !isRunning(meta) && inside().length === 0;
     if (gone()) return;
-    if (this.#o.nspawn.boot) {
+    if (this.#options.nspawn.boot) {
       // nspawn asks the booted system to shut down (SIGRTMIN+3).
       if (isRunning(meta)) signalGroup(meta.pid, "SIGTERM");
     } else {

@@ -123,9 +123,14 @@ describe.skipIf(!mounted)("STATE_DIR on a filesystem that fills up (tmpfs)", () 
       ],
     });
 
-    await waitFor("health 503", async () => (await health(d.url)).status === 503);
-    const sick = await health(d.url);
+    let sick = { status: 0, text: "" };
+    await waitFor("health 503", async () => {
+      sick = await health(d.url);
+      return sick.status === 503;
+    });
     expect(sick.text).toMatch(/cannot save state in .*no space left on device/i);
+    // Whatever the daemon freed meanwhile (a temporary file, a smaller state) is taken too.
+    await fill(join(mnt, "filler-2"));
     expect(d.app.controller.stateProblem()).not.toBeNull();
     // A while of being full: polls go on, nothing is started, the running runner is left alone.
     const pollsBefore = d.app.controller.counters.polls;
@@ -146,6 +151,7 @@ describe.skipIf(!mounted)("STATE_DIR on a filesystem that fills up (tmpfs)", () 
     expect(d.app.controller.containers().map((r) => r.phase)).toEqual(["busy"]);
 
     await unlink(filler);
+    await unlink(join(mnt, "filler-2"));
     await waitFor("health 200 again", async () => (await health(d.url)).status === 200, 20_000);
     expect(d.app.controller.stateProblem()).toBeNull();
     await waitFor(
