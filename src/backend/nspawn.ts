@@ -15,7 +15,8 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { open, readdir, readFile, rm, writeFile, type FileHandle } from "node:fs/promises";
+import { open, rm, writeFile, type FileHandle } from "node:fs/promises";
+import { MetaFiles } from "./meta-files.js";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import type { NspawnConfig } from "../config.js";
@@ -90,12 +91,13 @@ export class NspawnBackend implements Backend {
   readonly #children = new Map<string, ChildProcess>();
   readonly #listeners: ((name: string) => void)[] = [];
   readonly #adopted = new Map<string, Meta>();
-  readonly #metaCache = new Map<string, Meta>();
+  readonly #metaFiles: MetaFiles<Meta>;
   #watching: AbortController | undefined;
   #warnedNoLimits = false;
 
   constructor(options: NspawnBackendOptions) {
     this.#options = options;
+    this.#metaFiles = new MetaFiles(options.root);
     this.#systemd = options.systemdIsInit ?? existsSync("/run/systemd/system");
   }
 
@@ -141,7 +143,7 @@ export class NspawnBackend implements Backend {
 
   async create(spec: CreateSpec, signal: AbortSignal): Promise<void> {
     const dir = this.#dir(spec.name);
-    this.#metaCache.delete(spec.name);
+    this.#metaFiles.forget(spec.name);
     signal.throwIfAborted();
     try {
       await prepareContainerDir(this.#options.root, dir, this.#options.nspawn, spec.secret);
@@ -211,7 +213,7 @@ export class NspawnBackend implements Backend {
     } catch (e) {
       return fail(stateUnwritable(`cannot record container ${spec.name} in ${dir}`, e));
     }
-    this.#metaCache.set(spec.name, meta);
+    this.#metaFiles.remember(spec.name, meta);
     try {
       const init = await settle(this.#options.clock, this.#options.startTimeoutMs ?? 60_000, signal, () => {
         if (exited) throw new Error("nspawn exited");
@@ -219,7 +221,7 @@ export class NspawnBackend implements Backend {
       });
       meta = { ...meta, init, pidNamespace: pidNamespace(init.pid) ?? "" };
       await writeFile(join(dir, "meta.json"), JSON.stringify(meta), { mode: 0o600 });
-      this.#metaCache.set(spec.name, meta);
+      this.#metaFiles.remember(spec.name, meta);
       if (meta.network === "veth") {
         await settle(this.#options.clock, 10_000, signal, () => {
           if (exited) throw new Error("nspawn exited");
@@ -261,35 +263,14 @@ export class NspawnBackend implements Backend {
     );
   }
 
-  async #meta(name: string): Promise<Meta | null> {
-    const known = this.#metaCache.get(name);
-    if (known) return known;
-    try {
-      const stored = JSON.parse(await readFile(join(this.#dir(name), "meta.json"), "utf8")) as Meta;
-      if (typeof stored.pid !== "number") return null;
-      this.#metaCache.set(name, stored);
-      return stored;
-    } catch {
-      return null;
-    }
-  }
-
   async list(): Promise<Map<string, BackendState>> {
     const out = new Map<string, BackendState>();
-    let names: string[];
-    try {
-      names = await readdir(this.#options.root);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return out;
-      throw e;
-    }
-    for (const name of names.sort()) {
-      if (!isContainerName(name)) continue;
+    for (const name of await this.#metaFiles.names()) {
       if (this.#children.has(name)) {
         out.set(name, "running");
         continue;
       }
-      const meta = await this.#meta(name);
+      const meta = await this.#metaFiles.read(name);
       const alive = meta !== null && isUp(meta);
       out.set(name, alive ? "running" : "stopped");
       if (alive && meta) this.#adopt(name, meta);
@@ -324,7 +305,7 @@ export class NspawnBackend implements Backend {
 
   async destroy(name: string): Promise<void> {
     this.#dir(name);
-    await this.#teardown(name, await this.#meta(name), this.#options.killGraceMs ?? 10_000);
+    await this.#teardown(name, await this.#metaFiles.read(name), this.#options.killGraceMs ?? 10_000);
   }
 
   /** Stop the container's processes, then remove its link, nspawn's leftovers and its directory. */
@@ -333,7 +314,7 @@ export class NspawnBackend implements Backend {
     if (meta) await this.#stop(name, meta, graceMs);
     this.#adopted.delete(name);
     this.#children.delete(name);
-    this.#metaCache.delete(name);
+    this.#metaFiles.forget(name);
     if (meta?.network !== "host") await removeVeth(this.#run, name);
     // nspawn leaves this behind when it is killed.
     await rm(join("/run/systemd/nspawn/propagate", name), { recursive: true, force: true }).catch(() => {});

@@ -11,13 +11,14 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdir, open, readdir, readFile, rm, writeFile, type FileHandle } from "node:fs/promises";
+import { mkdir, open, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { ControllerError, describeError } from "../errors.js";
 import { DEFAULT_PATH, signalGroup, spawnDetached } from "../exec/exec.js";
 import { LaunchOutputError, type Launcher, type LaunchWatch } from "../exec/launcher.js";
 import { runnerEnv } from "./runner-env.js";
+import { MetaFiles } from "./meta-files.js";
 import { watchJobStart, type JobStartWatch } from "./job-start-watch.js";
 import type { Logger } from "../log.js";
 import { isContainerName } from "../domain/naming.js";
@@ -87,8 +88,11 @@ export class ProcessBackend implements Backend {
 
   readonly #usage: ProcessUsage;
 
+  readonly #metaFiles: MetaFiles<Meta>;
+
   constructor(options: ProcessBackendOptions) {
     this.#options = options;
+    this.#metaFiles = new MetaFiles(options.root);
     this.#usage = new ProcessUsage({
       clock: options.clock,
       ...(options.procRoot !== undefined ? { procRoot: options.procRoot } : {}),
@@ -127,7 +131,7 @@ export class ProcessBackend implements Backend {
   async create(spec: CreateSpec, signal: AbortSignal): Promise<void> {
     const dir = this.#dir(spec.name);
     const workDir = join(dir, "work");
-    this.#metaCache.delete(spec.name);
+    this.#metaFiles.forget(spec.name);
     signal.throwIfAborted();
     try {
       await rm(dir, { recursive: true, force: true });
@@ -206,7 +210,7 @@ export class ProcessBackend implements Backend {
       await this.#discard(spec.name, dir, meta);
       throw stateUnwritable(`cannot record runner ${spec.name} in ${dir}`, e);
     }
-    this.#metaCache.set(spec.name, meta);
+    this.#metaFiles.remember(spec.name, meta);
     if (signal.aborted) {
       await this.destroy(spec.name);
       signal.throwIfAborted();
@@ -248,7 +252,7 @@ export class ProcessBackend implements Backend {
       );
     }
     this.#children.delete(name);
-    this.#metaCache.delete(name);
+    this.#metaFiles.forget(name);
     this.#usage.untrack(name);
     await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 }).catch((e: unknown) =>
       this.#options.log.warn("removing a half-made runner directory failed; destroy removes it later", {
@@ -258,38 +262,14 @@ export class ProcessBackend implements Backend {
     );
   }
 
-  /** Metadata never changes once written, so it is read from disk once per container. */
-  readonly #metaCache = new Map<string, Meta>();
-
-  async #meta(name: string): Promise<Meta | null> {
-    const known = this.#metaCache.get(name);
-    if (known) return known;
-    try {
-      const stored = JSON.parse(await readFile(join(this.#dir(name), "meta.json"), "utf8")) as Meta;
-      if (typeof stored.pid !== "number") return null;
-      this.#metaCache.set(name, stored);
-      return stored;
-    } catch {
-      return null;
-    }
-  }
-
   async list(): Promise<Map<string, BackendState>> {
     const out = new Map<string, BackendState>();
-    let names: string[];
-    try {
-      names = await readdir(this.#options.root);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return out;
-      throw e;
-    }
-    for (const name of names) {
-      if (!isContainerName(name)) continue;
+    for (const name of await this.#metaFiles.names()) {
       if (this.#children.has(name)) {
         out.set(name, "running");
         continue;
       }
-      const meta = await this.#meta(name);
+      const meta = await this.#metaFiles.read(name);
       const alive = meta !== null && isAlive(meta);
       out.set(name, alive ? "running" : "stopped");
       if (alive && meta) this.#adopt(name, meta);
@@ -331,7 +311,7 @@ export class ProcessBackend implements Backend {
    */
   async destroy(name: string): Promise<void> {
     const dir = this.#dir(name);
-    const meta = await this.#meta(name);
+    const meta = await this.#metaFiles.read(name);
     if (meta) await this.#stopProcess(name, meta, this.#options.killGraceMs ?? 10_000);
     this.#adopted.delete(name);
     this.#children.delete(name);
@@ -346,7 +326,7 @@ export class ProcessBackend implements Backend {
       throw stateUnwritable(`runner ${name} is stopped, but its directory ${dir} cannot be removed`, e);
     }
     // Kept until now: a list() meanwhile answers "stopped" from it instead of reading meta.json.
-    if (meta && this.#metaCache.get(name) === meta) this.#metaCache.delete(name);
+    if (meta) this.#metaFiles.forget(name, meta);
   }
 
   /** SIGTERM to the runner's process group, SIGKILL after `graceMs`; resolves once it is gone. */
