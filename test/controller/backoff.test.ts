@@ -2,28 +2,10 @@
  * The real Controller on a ManualClock with fake ports: the create back-off (1 s, 2 s, 4 s… capped
  * at a minute, reset by a success) and GitHub rate-limit pauses (no creates from an old view).
  */
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  makeClockWorld,
-  startWith,
-  times,
-  type ClockWorld,
-  type ClockWorldOptions,
-} from "../helpers/clock-world.js";
+import { describe, expect, it } from "vitest";
+import { clockWorlds, MIN, S, startWith, times } from "../helpers/clock-world.js";
 
-const S = 1000;
-const MIN = 60 * S;
-let w: ClockWorld | undefined;
-
-afterEach(async () => {
-  await w?.stop();
-  w = undefined;
-});
-
-async function world(opts: ClockWorldOptions = {}): Promise<ClockWorld> {
-  w = await makeClockWorld(opts);
-  return w;
-}
+const world = clockWorlds();
 
 describe("create back-off", () => {
   it("doubles the wait after each failed create, caps it at a minute and resets it after a success", async () => {

@@ -2,29 +2,10 @@
  * The real Controller on a ManualClock with fake ports: a state store that cannot be written (a
  * full disk) and cleanup-all.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  destroyedReasons,
-  makeClockWorld,
-  startWith,
-  times,
-  type ClockWorld,
-  type ClockWorldOptions,
-} from "../helpers/clock-world.js";
+import { describe, expect, it } from "vitest";
+import { destroyedReasons, clockWorlds, MIN, S, startWith, times } from "../helpers/clock-world.js";
 
-const S = 1000;
-const MIN = 60 * S;
-let w: ClockWorld | undefined;
-
-afterEach(async () => {
-  await w?.stop();
-  w = undefined;
-});
-
-async function world(opts: ClockWorldOptions = {}): Promise<ClockWorld> {
-  w = await makeClockWorld(opts);
-  return w;
-}
+const world = clockWorlds();
 
 describe("state that cannot be written", () => {
   it("is not rewritten while nothing changes (a steady busy container)", async () => {

@@ -2,29 +2,10 @@
  * The real Controller on a ManualClock with fake ports: the timeouts (JOB_TIMEOUT, STARTUP_TIMEOUT,
  * IDLE_TIMEOUT) and the deregistration retries that follow a teardown, at exact simulated times.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  destroyedReasons,
-  makeClockWorld,
-  startWith,
-  times,
-  type ClockWorld,
-  type ClockWorldOptions,
-} from "../helpers/clock-world.js";
+import { describe, expect, it } from "vitest";
+import { destroyedReasons, clockWorlds, MIN, S, startWith, times } from "../helpers/clock-world.js";
 
-const S = 1000;
-const MIN = 60 * S;
-let w: ClockWorld | undefined;
-
-afterEach(async () => {
-  await w?.stop();
-  w = undefined;
-});
-
-async function world(opts: ClockWorldOptions = {}): Promise<ClockWorld> {
-  w = await makeClockWorld(opts);
-  return w;
-}
+const world = clockWorlds();
 
 describe("JOB_TIMEOUT", () => {
   it("destroys a container busy for longer than JOB_TIMEOUT and deregisters its runner, retrying while GitHub calls it busy", async () => {

@@ -2,6 +2,7 @@
  * A real Controller on a ManualClock with the fake ports and the broker, loaded but not started:
  * the test prepares the world, calls `start()`, and `advance(ms)` runs it forward in simulated time.
  */
+import { afterEach } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { loadConfig, type Config, type Env } from "../../src/config.js";
 import { Controller, type ControllerEvent, type RetryTiming } from "../../src/controller.js";
@@ -10,6 +11,8 @@ import { Broker, type BrokerOptions } from "./fake-broker.js";
 import { FakeBackend, FakeGitHub, MemoryStore, type Call, type FakeJob } from "./fake-ports.js";
 
 export const LABELS = ["self-hosted", "nix", "Linux", "X64"];
+export const S = 1000;
+export const MIN = 60 * S;
 
 export interface ClockWorld {
   readonly clock: ManualClock;
@@ -57,6 +60,16 @@ export function clockConfig(env: Env = {}): Config {
     },
     { hostname: "testhost" },
   );
+}
+
+/** For a test file: worlds made with the returned function are stopped after each test. */
+export function clockWorlds(): (opts?: ClockWorldOptions) => Promise<ClockWorld> {
+  let current: ClockWorld | undefined;
+  afterEach(async () => {
+    await current?.stop();
+    current = undefined;
+  });
+  return async (opts = {}) => (current = await makeClockWorld(opts));
 }
 
 export async function makeClockWorld(opts: ClockWorldOptions = {}): Promise<ClockWorld> {
