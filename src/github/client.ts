@@ -3,10 +3,8 @@
  * retries, transport, accounting); bodies are read by parse.ts. Polling lists are conditional (an
  * ETag cache per kind of list), so an idle repository costs no rate limit.
  */
-import type { Clock } from "../clock.js";
 import type { ObservedJob, ObservedRunner, GitHubView } from "../domain/types.js";
 import { ControllerError } from "../errors.js";
-import type { Logger } from "../log.js";
 import type { DeleteOutcome, GitHubHealth, GitHubPort, GitHubStats } from "../ports.js";
 import { redactor as processRedactor, type Redactor } from "../util/redact.js";
 import { EtagCache } from "./etag-cache.js";
@@ -20,8 +18,7 @@ import {
   parseRunId,
   parseRunner,
 } from "./parse.js";
-import { GitHubRequests, type Page } from "./requests.js";
-import type { TokenFile } from "./token.js";
+import { GitHubRequests, type GitHubRequestsOptions, type Page } from "./requests.js";
 
 export { API_VERSION } from "./transport.js";
 export { parseJob, parseRunner } from "./parse.js";
@@ -35,16 +32,11 @@ const JOBS_URL = /\/actions\/runs\/(\d+)\/jobs(?:\?|$)/;
 /** Attempts for lookups, deletions, registration tokens and JIT registrations. */
 const ACTION_ATTEMPTS = 3;
 
-export interface GitHubClientOptions {
-  readonly apiUrl: string;
-  readonly owner: string;
-  readonly repo: string;
-  readonly token: Pick<TokenFile, "get">;
-  readonly log: Logger;
-  readonly clock: Clock;
-  readonly requestTimeoutMs: number;
-  /** Minimum spacing of mutating requests (GitHub asks for ≥ 1 s). */
-  readonly writeIntervalMs: number;
+/** The request pipeline's options, with its policy settings defaulted. */
+export interface GitHubClientOptions extends Omit<
+  GitHubRequestsOptions,
+  "conditional" | "retryBaseMs" | "redactor"
+> {
   /** Send If-None-Match on polling GETs (default true). */
   readonly conditional?: boolean;
   /** Wait before the n-th retry of a failed request: retryBaseMs × n (default 1000; tests use less). */

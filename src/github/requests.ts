@@ -26,6 +26,7 @@ export interface GitHubRequestsOptions {
   readonly log: Logger;
   readonly clock: Clock;
   readonly requestTimeoutMs: number;
+  /** Minimum spacing of mutating requests (GitHub asks for ≥ 1 s). */
   readonly writeIntervalMs: number;
   readonly retryBaseMs: number;
   /** Send If-None-Match on list pages read before. */
