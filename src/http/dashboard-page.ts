@@ -41,6 +41,11 @@ dt { color:var(--mute); } dd { margin:0; font-variant-numeric:tabular-nums; }
 #conn { font-size:.8rem; color:var(--mute); }
 `;
 
+/**
+ * The page's own script, sent as text and run in the viewer's browser: its Date.now and timers
+ * are the browser's (the ages it shows tick there), not the daemon's, whose time goes through the
+ * Clock.
+ */
 const SCRIPT = `
 "use strict";
 const $ = (id) => document.getElementById(id);
