@@ -8,11 +8,25 @@ import { cleanupContainerSettled, cleanupRunnerSettled } from "./cleanup.js";
 import type { Draft } from "./draft.js";
 import { runnerWorked } from "./idle-exits.js";
 import type { ContainerUsage } from "../ports.js";
-import type { DeleteOutcome, JobReport } from "./model.js";
+import type { DeleteOutcome, Effect, JobReport } from "./model.js";
 import { PERSIST_KEY, runnerKey } from "./model.js";
 
 /** The code effects report when STATE_DIR cannot be written (ENOSPC, EIO, EROFS…). */
 export const STATE_UNWRITABLE = "RC_STATE_UNWRITABLE";
+
+/**
+ * Whether an effect may start only once the state its decision saved is on disk. A create starts
+ * nothing before its `creating` record is durable (a crash must find it), and a deregistration
+ * waits for the record it settles. A round's reads wait too: that wait is what gathers the events
+ * of a burst into one round instead of a round each. A destroy waits for nothing: after a crash
+ * that lost its `destroying` record, the container is gone while the saved record still says it
+ * lives — the first round calls it `vanished` and tears the record down — and the runner's
+ * registration, if one is left, is a registration of ours with no container, which the next
+ * fresh view's ghost sweep deletes (plan/plan.ts, steps 2 and 4f).
+ */
+export function waitsForSave(effect: Effect): boolean {
+  return effect.kind !== "destroy";
+}
 
 export function onCreateStarted(d: Draft, name: string): void {
   const r = d.records.get(name);

@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config.js";
 import type { CoreEvent, Effect } from "../core/model.js";
-import { STATE_UNWRITABLE } from "../core/results.js";
+import { STATE_UNWRITABLE, waitsForSave } from "../core/results.js";
 import { subnet } from "../domain/subnets.js";
 import type { ControllerState } from "../domain/types.js";
 import { ControllerError, describeError } from "../errors.js";
@@ -39,10 +39,10 @@ export class Executor {
   }
 
   /**
-   * Run one decision's effects. A `persist` among them saves `snapshot` first; every other effect
-   * waits for that save — except that a create registers its runner meanwhile (a registration a
-   * crash orphans is offline and is swept as a ghost) and starts nothing before its record is on
-   * disk. Effects run independently: one failing never stops the others. Resolves with whether
+   * Run one decision's effects. A `persist` among them saves `snapshot` first; the effects the core
+   * says need that save (`waitsForSave`) wait for it — except that a create registers its runner
+   * meanwhile (a registration a crash orphans is offline and is swept as a ghost) and starts
+   * nothing before its record is on disk. The others start at once. Effects run independently: one failing never stops the others. Resolves with whether
    * this decision's save (if it had one) worked.
    */
   run(effects: readonly Effect[], snapshot: () => ControllerState): Promise<boolean> {
@@ -56,7 +56,12 @@ export class Executor {
         this.#creates.get(e.name)?.abort();
         continue;
       }
-      const task = e.kind === "create" ? this.#create(e, durable) : durable.then(() => this.#perform(e));
+      const task =
+        e.kind === "create"
+          ? this.#create(e, durable)
+          : waitsForSave(e)
+            ? durable.then(() => this.#perform(e))
+            : this.#perform(e);
       void this.#track(task);
     }
     return durable;
