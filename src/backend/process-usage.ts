@@ -6,7 +6,8 @@
  * utime + stime + cutime + cstime of every live process in it: a process's time moves into its
  * parent's cutime/cstime when it is reaped, so each tick is counted once. Peak memory is the
  * larger of the tree's summed RSS and the biggest single VmHWM (a process's own peak). Both are
- * sampled every `everyMs` on the injected Clock while the runner lives, and once more when asked:
+ * sampled every `everyMs` on the injected Clock while the runner lives (the first time `everyMs`
+ * after it starts), and once more when asked:
  * a runner that has already exited (the usual end of an ephemeral one) is reported as last seen.
  */
 import { readdir, readFile } from "node:fs/promises";
@@ -126,9 +127,9 @@ export class ProcessUsage {
   /** Start following a runner's tree (a new one, or one adopted after a restart). */
   track(name: string, pid: number, startTime: string): void {
     if (this.#tracked.get(name)?.pid === pid) return;
-    const t: Tracked = { pid, startTime, last: null };
-    this.#tracked.set(name, t);
-    void this.#sample(t);
+    // First sampled on the next tick, not now: a tree that was just exec'd has used nothing yet,
+    // and a burst of starts would walk /proc once per runner on the daemon's loop for no figure.
+    this.#tracked.set(name, { pid, startTime, last: null });
     if (this.#loop === null) {
       const loop = new AbortController();
       this.#loop = loop;

@@ -161,9 +161,8 @@ export class ProcessBackend implements Backend {
       this.#jobWatches.get(spec.name)?.close();
       this.#jobWatches.delete(spec.name);
       if (discarded) return;
+      // Said in the log only: the directory goes with the destroy that follows at once.
       this.#options.log.debug("runner process exited", { container: spec.name, code, signal: sig });
-      // Only a record for people; the directory may be gone or unwritable.
-      writeFile(join(dir, "exit.json"), JSON.stringify({ code, signal: sig })).catch(() => {});
       this.#notify(spec.name);
     };
     const env = runnerEnv(spec.secret, workDir, this.#options.path ?? DEFAULT_PATH, this.#options.extraEnv);
@@ -319,8 +318,8 @@ export class ProcessBackend implements Backend {
     this.#jobWatches.delete(name);
     this.#usage.untrack(name);
     try {
-      // The exit handler of the process that started the runner may still write exit.json into
-      // the directory while it is being removed (ENOTEMPTY): rm retries that.
+      // A runner's own processes may still write into the directory while it is being removed
+      // (ENOTEMPTY): rm retries that.
       await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     } catch (e) {
       throw stateUnwritable(`runner ${name} is stopped, but its directory ${dir} cannot be removed`, e);
