@@ -117,6 +117,6 @@ describe("Transport", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const e = await t.send({ method: "GET", url: t.url("/x") }).catch((x: unknown) => x);
     expect(e).toMatchObject({ status: null, code: "RC_GITHUB_UNAVAILABLE" });
-    expect((e as Error).message).toMatch(/^cannot reach GitHub \(GET \/api\/v3\/x\): fetch failed/);
+    expect((e as Error).message).toMatch(/^cannot reach GitHub \(GET \/api\/v3\/x\): connect ECONNREFUSED/);
   });
 });

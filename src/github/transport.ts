@@ -1,11 +1,16 @@
 /**
- * HTTP to GitHub's REST API over fetch: the pinned API version, the token (read from its file on
+ * HTTP to GitHub's REST API over node:http(s) with kept-alive connections — fetch (undici and its
+ * web streams) cost the daemon's loop about twice the CPU and garbage per request in the burst
+ * benchmark —: the pinned API version, the token (read from its file on
  * every request, so a rotated token takes effect at once), conditional GETs, and a timeout that
  * runs on the injected Clock. Nothing here knows about rate limits or retries (rate-gate.ts).
  */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Clock } from "../clock.js";
 import type { Redactor } from "../util/redact.js";
 import { GitHubHttpError } from "./http-error.js";
+import type { HeaderSource } from "./rate-gate.js";
 import type { TokenFile } from "./token.js";
 
 export const API_VERSION = "2022-11-28";
@@ -21,7 +26,7 @@ export interface TransportOptions {
 
 export interface HttpResponse {
   readonly status: number;
-  readonly headers: Headers;
+  readonly headers: HeaderSource;
   /** The body as text ("" for none). */
   readonly body: string;
 }
@@ -41,17 +46,29 @@ export function describeRequest(method: string, url: string): string {
   return `${method} ${new URL(url).pathname}`;
 }
 
-/** Why fetch failed, from the error and its cause (undici puts the socket's error in `cause`). */
+/** Why a request got no answer, from the error and its cause. */
 function failureReason(e: unknown): string {
   if (!(e instanceof Error)) return String(e);
   const cause = e.cause instanceof Error ? e.cause.message : "";
   return cause && cause !== e.message ? `${e.message} (${cause})` : e.message;
 }
 
+/** The answer's headers, looked up by name in any case (a repeated header joined with ", "). */
+function headersOf(res: IncomingMessage): HeaderSource {
+  return {
+    get(name: string): string | null {
+      const value = res.headers[name.toLowerCase()];
+      return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+    },
+  };
+}
+
 export class Transport {
   readonly #opts: TransportOptions;
   readonly #base: string;
   readonly #origin: string;
+  /** Connections kept open between requests (idle ones do not keep the process alive). */
+  readonly #agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
 
   constructor(opts: TransportOptions) {
     this.#opts = opts;
@@ -96,13 +113,7 @@ export class Transport {
       if (!settled.signal.aborted) abort.abort();
     });
     try {
-      const res = await fetch(req.url, {
-        method: req.method,
-        headers,
-        ...(req.json !== undefined ? { body: JSON.stringify(req.json) } : {}),
-        signal: abort.signal,
-      });
-      return { status: res.status, headers: res.headers, body: await res.text() };
+      return await this.#exchange(req, headers, abort.signal);
     } catch (e) {
       const reason = abort.signal.aborted ? `no answer within ${timeoutMs} ms` : failureReason(e);
       throw GitHubHttpError.unanswered({
@@ -114,5 +125,34 @@ export class Transport {
     } finally {
       settled.abort();
     }
+  }
+
+  /** One request and its whole answer; rejects when the connection fails or `signal` aborts. */
+  #exchange(req: HttpRequest, headers: Record<string, string>, signal: AbortSignal): Promise<HttpResponse> {
+    const body = req.json !== undefined ? Buffer.from(JSON.stringify(req.json), "utf8") : null;
+    if (body) headers["content-length"] = String(body.length);
+    const url = new URL(req.url);
+    const https = url.protocol === "https:";
+    return new Promise<HttpResponse>((resolve, reject) => {
+      const request = (https ? httpsRequest : httpRequest)(
+        url,
+        { method: req.method, headers, agent: https ? this.#agents.https : this.#agents.http, signal },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("error", reject);
+          res.on("aborted", () => reject(new Error("the connection closed before the whole answer came")));
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: headersOf(res),
+              body: Buffer.concat(chunks).toString("utf8"),
+            }),
+          );
+        },
+      );
+      request.on("error", reject);
+      request.end(body ?? undefined);
+    });
   }
 }
