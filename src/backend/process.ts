@@ -83,6 +83,8 @@ export class ProcessBackend implements Backend {
   /** Watches of runners' logs for the moment they take their job. */
   readonly #jobWatches = new Map<string, JobStartWatch>();
   readonly #adopted = new Map<string, Meta>();
+  /** Creates under way: their directory may exist before their meta.json does. */
+  readonly #creating = new Set<string>();
   /** Set while adopted processes are being watched; aborting it ends the watch. */
   #watching: AbortController | undefined;
 
@@ -129,6 +131,15 @@ export class ProcessBackend implements Backend {
    * where it could be removed, no runner process.
    */
   async create(spec: CreateSpec, signal: AbortSignal): Promise<void> {
+    this.#creating.add(spec.name);
+    try {
+      await this.#create(spec, signal);
+    } finally {
+      this.#creating.delete(spec.name);
+    }
+  }
+
+  async #create(spec: CreateSpec, signal: AbortSignal): Promise<void> {
     const dir = this.#dir(spec.name);
     const workDir = join(dir, "work");
     this.#metaFiles.forget(spec.name);
@@ -266,6 +277,11 @@ export class ProcessBackend implements Backend {
     for (const name of await this.#metaFiles.names()) {
       if (this.#children.has(name)) {
         out.set(name, "running");
+        continue;
+      }
+      // Not started yet, so no meta.json to read (the answer reading it would give).
+      if (this.#creating.has(name)) {
+        out.set(name, "stopped");
         continue;
       }
       const meta = await this.#metaFiles.read(name);
