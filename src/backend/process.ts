@@ -10,8 +10,8 @@
  * group, SIGKILL after a grace, and removes the directory.
  */
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { open, rm, type FileHandle } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { mkdir, open, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { ControllerError, describeError } from "../errors.js";
@@ -145,14 +145,11 @@ export class ProcessBackend implements Backend {
     this.#metaFiles.forget(spec.name);
     signal.throwIfAborted();
     try {
-      // A leftover directory (a create a crash interrupted) may be large: removed off the loop.
-      if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
-      // The rest is a few directory entries in STATE_DIR, made synchronously: microseconds each,
-      // where the promise API cost the daemon's loop ~0.1 ms per call in the burst benchmark.
-      mkdirSync(this.#options.root, { recursive: true, mode: 0o700 });
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(this.#options.root, { recursive: true, mode: 0o700 });
       // One level at a time: a recursive mkdir reports ENOENT, not the cause, on a read-only disk.
-      mkdirSync(dir, { mode: 0o700 });
-      mkdirSync(workDir, { mode: 0o700 });
+      await mkdir(dir, { mode: 0o700 });
+      await mkdir(workDir, { mode: 0o700 });
     } catch (e) {
       await this.#discard(spec.name, dir, null);
       throw stateUnwritable(`cannot make the runner directory ${dir}`, e);
@@ -216,7 +213,7 @@ export class ProcessBackend implements Backend {
     // The child has its own copy of the descriptor; failing to close ours changes nothing.
     await output?.close().catch(() => {});
     try {
-      writeFileSync(join(dir, "meta.json"), JSON.stringify(meta), { mode: 0o600 });
+      await writeFile(join(dir, "meta.json"), JSON.stringify(meta), { mode: 0o600 });
     } catch (e) {
       // Without its metadata the runner could not be found again after a restart: stop it.
       discarded = true;
