@@ -3,6 +3,7 @@
  * change records, claim effects and say what happened. `decide` starts from a copy and returns a
  * new state, so the state it was given is never changed.
  */
+import { CowMap } from "./cow-map.js";
 import { runnerEnded } from "./idle-exits.js";
 import { assertTransition } from "../domain/lifecycle.js";
 import type { ContainerRecord, DestroyReason, PendingDeregistration, Phase } from "../domain/types.js";
@@ -53,14 +54,14 @@ export class Draft {
     readonly now: number,
     readonly config: CoreConfig,
   ) {
-    this.records = new Map(state.records);
-    this.deregistrations = new Map(state.deregistrations);
-    this.inFlight = new Map(state.inFlight);
+    this.records = CowMap.of(state.records);
+    this.deregistrations = CowMap.of(state.deregistrations);
+    this.inFlight = CowMap.of(state.inFlight);
     this.github = state.github;
     this.inFlightAtPollStart = state.inFlightAtPollStart;
     this.round = { ...state.round };
-    this.recentlyFinished = new Map(state.recentlyFinished);
-    this.recentlyRemoved = new Map(state.recentlyRemoved);
+    this.recentlyFinished = CowMap.of(state.recentlyFinished);
+    this.recentlyRemoved = CowMap.of(state.recentlyRemoved);
     this.createBackoff = { ...state.createBackoff };
     this.unwritable = state.unwritable;
     this.cleanup = state.cleanup;
