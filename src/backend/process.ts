@@ -83,6 +83,7 @@ export class ProcessBackend implements Backend {
   /** Watches of runners' logs for the moment they take their job. */
   readonly #jobWatches = new Map<string, JobStartWatch>();
   readonly #adopted = new Map<string, Meta>();
+  #rootMade: Promise<unknown> | undefined;
   /** Creates under way: their directory may exist before their meta.json does. */
   readonly #creating = new Set<string>();
   /** Set while adopted processes are being watched; aborting it ends the watch. */
@@ -146,7 +147,12 @@ export class ProcessBackend implements Backend {
     signal.throwIfAborted();
     try {
       await rm(dir, { recursive: true, force: true });
-      await mkdir(this.#options.root, { recursive: true, mode: 0o700 });
+      // The root is made once (it is not removed while the daemon runs; a failure tries again).
+      this.#rootMade ??= mkdir(this.#options.root, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
+        this.#rootMade = undefined;
+        throw e;
+      });
+      await this.#rootMade;
       // One level at a time: a recursive mkdir reports ENOENT, not the cause, on a read-only disk.
       await mkdir(dir, { mode: 0o700 });
       await mkdir(workDir, { mode: 0o700 });

@@ -105,6 +105,7 @@ export class FileStateStore implements StateStore {
   /** The writes under way, one after the other. */
   #writes: Promise<void> = Promise.resolve();
   #pending: ControllerState | null = null;
+  #dirMade = false;
 
   constructor(stateDir: string) {
     this.path = join(stateDir, "state.json");
@@ -134,9 +135,13 @@ export class FileStateStore implements StateStore {
     this.#pending = state;
     const next = this.#writes.then(async () => {
       const latest = this.#pending;
+      const dirMade = this.#dirMade;
       if (latest === null) return;
       this.#pending = null;
-      await writeAtomic(this.path, serializeState(latest));
+      // The directory is made by the first write only (a write that fails makes it again).
+      this.#dirMade = false;
+      await writeAtomic(this.path, serializeState(latest), !dirMade);
+      this.#dirMade = true;
     });
     this.#writes = next.catch(() => {});
     return next;
@@ -148,11 +153,11 @@ export class FileStateStore implements StateStore {
  * filesystem) it rejects with RC_STATE_UNWRITABLE naming the cause, the old file is left as it
  * was and the temporary file is removed.
  */
-async function writeAtomic(path: string, text: string): Promise<void> {
+async function writeAtomic(path: string, text: string, makeDir = true): Promise<void> {
   const dir = dirname(path);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (makeDir) await mkdir(dir, { recursive: true, mode: 0o700 });
     const file = await open(tmp, "w", 0o600);
     try {
       await file.writeFile(text);
