@@ -452,8 +452,15 @@ in
         path = toolPath;
         # Two malloc arenas: a daemon that mostly waits does not need one per thread, and they cost
         # resident memory (together with the --optimize-for-size the executable passes to Node, the
-        # burst benchmark's peak RSS went from 161 to ~90 MB; see README "Performance").
-        environment = { MALLOC_ARENA_MAX = "2"; } // environment;
+        # burst benchmark's peak RSS went from 161 to ~90 MB; see README "Performance"). Fixed trim
+        # and mmap thresholds: glibc otherwise raises both after a burst of large frees and keeps
+        # the freed memory (B3 peak RSS median 83 -> 78 MB over 7-8 runs each). The benchmark runs
+        # the daemon with the same environment.
+        environment = {
+          MALLOC_ARENA_MAX = "2";
+          MALLOC_TRIM_THRESHOLD_ = "65536";
+          MALLOC_MMAP_THRESHOLD_ = "65536";
+        } // environment;
         serviceConfig = {
           ExecStart = "${cfg.package}/bin/runner-controller serve";
           Restart = "on-failure";

@@ -51,7 +51,7 @@ export function procCpuSeconds(pid: number): number {
 
 export function startDaemon(env: Record<string, string>): DaemonProcess {
   // The executable itself, as a service runs it: its shebang passes Node the daemon's flags.
-  // MALLOC_ARENA_MAX=2 as the NixOS module sets it. BENCH_NODE_ARGS (e.g. "--cpu-prof
+  // MALLOC_ARENA_MAX=2 and the fixed malloc trim/mmap thresholds, as the NixOS module sets them. BENCH_NODE_ARGS (e.g. "--cpu-prof
   // --cpu-prof-dir=/tmp/prof") runs it through node with those flags instead, to profile it.
   const bin = packagePath("bin/runner-controller.js");
   const nodeArgs = (process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
@@ -59,7 +59,14 @@ export function startDaemon(env: Record<string, string>): DaemonProcess {
     ? [process.execPath, [...nodeArgs, "--optimize-for-size", bin, "serve"]]
     : [bin, ["serve"]];
   const child = spawn(file, args, {
-    env: { MALLOC_ARENA_MAX: "2", ...env, LOG_FORMAT: "json", LOG_LEVEL: env["LOG_LEVEL"] ?? "debug" },
+    env: {
+      MALLOC_ARENA_MAX: "2",
+      MALLOC_TRIM_THRESHOLD_: "65536",
+      MALLOC_MMAP_THRESHOLD_: "65536",
+      ...env,
+      LOG_FORMAT: "json",
+      LOG_LEVEL: env["LOG_LEVEL"] ?? "debug",
+    },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const events: LogEvent[] = [];
