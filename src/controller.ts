@@ -55,7 +55,8 @@ export function coreConfigOf(config: Config, retry: RetryTiming = {}): CoreConfi
     poolMaxAgeMs: config.poolMaxAgeMs,
     runnerLabels: config.runnerLabels,
     runnerNamePrefix: config.runnerNamePrefix,
-    repository: config.repo.fullName,
+    scope: { kind: "repo", repository: config.repo.fullName },
+    pollBudget: Number.POSITIVE_INFINITY,
     retry: { ...DEFAULT_RETRY, ...retry },
   };
 }

@@ -30,7 +30,9 @@ export interface GitHubStats {
 
 export interface GitHubPort {
   /** Queued and running jobs of every run that can hold a queued job, plus our runners. */
-  observe(): Promise<GitHubView>;
+  observe(repos?: readonly string[]): Promise<GitHubView>;
+  /** Organization scope: every repository of the organization (owner/name). */
+  listRepositories?(): Promise<{ repositories: string[]; requests: number }>;
   listRunners(): Promise<ObservedRunner[]>;
   /** Register a JIT runner; returns its id and the single-use config (a secret). */
   createJitRunner(

@@ -14,7 +14,8 @@ const config: CoreConfig = {
   poolMaxAgeMs: 43_200_000,
   runnerLabels: ["self-hosted", "nix"],
   runnerNamePrefix: "host",
-  repository: "octo-org/octo-repo",
+  scope: { kind: "repo", repository: "octo-org/octo-repo" },
+  pollBudget: Number.POSITIVE_INFINITY,
   retry: DEFAULT_RETRY,
 };
 
