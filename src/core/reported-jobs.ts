@@ -57,6 +57,7 @@ export function withReportedJobs(
       createdAt: r.createdAt,
       startedAt: seen?.startedAt ?? null,
       conclusion: r.conclusion,
+      repository: r.repository,
     });
   }
   return { ...view, jobs: [...jobs.values()] };

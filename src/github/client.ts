@@ -87,8 +87,14 @@ export class GitHubClient implements GitHubPort {
     return { ...this.#requests.counts(), cached };
   }
 
-  async observe(): Promise<GitHubView> {
+  listRepositories(): Promise<{ repositories: string[]; requests: number }> {
+    return Promise.resolve({ repositories: [`${this.#opts.owner}/${this.#opts.repo}`], requests: 0 });
+  }
+
+  async observe(repos: readonly string[]): Promise<GitHubView> {
     const startedAt = this.#opts.clock.now();
+    const before = this.#requests.counts().requests;
+    const repository = `${this.#opts.owner}/${this.#opts.repo}`;
     // Runners are listed alongside the runs; the jobs of each run once the runs are known.
     const runnersPromise = this.listRunners();
     runnersPromise.catch(() => {});
@@ -110,7 +116,7 @@ export class GitHubClient implements GitHubPort {
         { filter: "latest" },
         this.#jobPages,
         "jobs",
-        parseJob,
+        (raw) => parseJob(raw, repository),
       );
       return jobs.filter(
         (j) =>
@@ -119,7 +125,14 @@ export class GitHubClient implements GitHubPort {
           (j.status === "completed" && j.runnerName !== null),
       );
     });
-    return { startedAt, jobs: jobLists.flat(), runners: await runnersPromise };
+    const runners = await runnersPromise;
+    return {
+      startedAt,
+      jobs: jobLists.flat(),
+      runners,
+      repositories: repos.length > 0 ? [...repos] : [repository],
+      requests: this.#requests.counts().requests - before,
+    };
   }
 
   async listRunners(): Promise<ObservedRunner[]> {

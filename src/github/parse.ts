@@ -56,7 +56,8 @@ export function parseRunId(raw: unknown): number {
   return id;
 }
 
-export function parseJob(raw: unknown): ObservedJob {
+/** A job of `repository` (owner/name). */
+export function parseJob(raw: unknown, repository: string): ObservedJob {
   if (!isObject(raw)) throw badResponse("job is not an object");
   const id = asNumber(raw["id"]);
   const runId = asNumber(raw["run_id"]);
@@ -78,6 +79,7 @@ export function parseJob(raw: unknown): ObservedJob {
     createdAt: Number.isFinite(created) ? created : 0,
     startedAt: Number.isFinite(started) ? started : null,
     conclusion: typeof conclusion === "string" ? conclusion : null,
+    repository,
   };
 }
 

@@ -32,9 +32,12 @@ export class Executor {
   /** Aborts every create when the daemon stops. */
   readonly #shutdown = new AbortController();
   readonly #running = new Set<Promise<void>>();
+  /** The repository polled (owner/name). */
+  readonly #repository: string;
 
   constructor(deps: ExecutorDeps) {
     this.#deps = deps;
+    this.#repository = deps.config.repo.fullName;
     this.#createSlots = new Semaphore(deps.config.createConcurrency);
   }
 
@@ -98,7 +101,7 @@ export class Executor {
     switch (e.kind) {
       case "observe-github":
         try {
-          report({ type: "github-observed", view: await github.observe() });
+          report({ type: "github-observed", view: await github.observe([this.#repository]) });
         } catch (err) {
           const code = err instanceof ControllerError ? err.code : "RC_GITHUB_UNAVAILABLE";
           report({ type: "github-failed", code, message: describeError(err) });
