@@ -14,8 +14,11 @@ export type GitHubScope =
 export interface TokenSource {
   /** The token to send now (an installation token is refreshed before it expires). */
   get(): Promise<string>;
-  /** The last token was refused (401): forget it so the next get() fetches a new one. */
-  invalidate?(): void;
+  /**
+   * The last token was refused (401): forget it so the next get() fetches a new one. `token`: the
+   * refused one — a token already replaced (another request saw the 401 first) is not refetched.
+   */
+  invalidate?(token?: string): void;
   /** "token" | "app" — for /health and logs. */
   readonly kind: "token" | "app";
 }

@@ -9,7 +9,7 @@ import { ControllerError } from "../errors.js";
 import { createLogger, type LogSink } from "../log.js";
 import { startSimulator, type Simulator } from "../sim/server.js";
 import { Redactor } from "../util/redact.js";
-import { GitHubClient, type GitHubClientOptions } from "./client.js";
+import { GitHubClient, repoScope, type GitHubClientOptions } from "./client.js";
 import { GitHubHttpError } from "./http-error.js";
 import { TokenFile } from "./token.js";
 
@@ -25,8 +25,7 @@ function client(over: Partial<GitHubClientOptions> = {}): GitHubClient {
   const log = createLogger({ level: "debug", sink });
   return new GitHubClient({
     apiUrl: sim.url,
-    owner: sim.owner,
-    repo: sim.repo,
+    scope: repoScope(sim.owner, sim.repo),
     token: new TokenFile(tokenPath, log),
     log,
     clock: systemClock,
