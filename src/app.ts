@@ -10,6 +10,7 @@ import type { Config } from "./config.js";
 import { Controller, type ControllerEvent, type RetryTiming } from "./controller.js";
 import { ConfigError, describeError } from "./errors.js";
 import { GitHubClient } from "./github/client.js";
+import { repoScope } from "./github/scope.js";
 import { TokenFile } from "./github/token.js";
 import { daemonHealth } from "./http/health.js";
 import { closeServer, createHttpServer, listen, type HealthReport } from "./http/server.js";
@@ -163,8 +164,7 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     overrides.github ??
     new GitHubClient({
       apiUrl: config.githubApiUrl,
-      owner: config.repo.owner,
-      repo: config.repo.name,
+      scope: repoScope(config.repo.owner, config.repo.name),
       token,
       log: log.child({ component: "github" }),
       clock,
@@ -305,7 +305,7 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     webhookUrl: () => webhookUrl,
     async start() {
       // Everything that can be checked is checked before anything starts.
-      token.get();
+      token.read();
       checkRunnerCommand(config);
       if (!overrides.noLock) lock = await acquireLock(config.stateDir, "daemon");
       try {

@@ -78,7 +78,7 @@ export async function cleanupAll(
   try {
     // A socket file nobody listens on is a leftover of a daemon that died; only a lock holder serves it.
     await unlink(socket).catch(() => {});
-    new TokenFile(config.tokenFile).get(); // readable before anything is destroyed
+    new TokenFile(config.tokenFile).read(); // readable before anything is destroyed
     const app = buildApp(config, { log, noLock: true });
     await app.controller.load();
     let outcome: CleanupReport;

@@ -90,8 +90,8 @@ export interface ObservedJob {
   readonly startedAt?: number | null;
   /** success, failure, cancelled… once completed. */
   readonly conclusion?: string | null;
-  /** owner/name of the repository whose run it belongs to. */
-  readonly repository?: string;
+  /** The repository whose workflow run holds it, `owner/name`. */
+  readonly repository: string;
 }
 
 /** A self-hosted runner registration as observed on GitHub. */
@@ -109,10 +109,10 @@ export interface GitHubView {
   readonly startedAt: number;
   readonly jobs: readonly ObservedJob[];
   readonly runners: readonly ObservedRunner[];
-  /** The repositories whose jobs this view lists (owner/name). */
-  readonly repositories?: readonly string[];
-  /** Requests this observation sent (304s included): what the poll budget is charged. */
-  readonly requests?: number;
+  /** The repositories whose jobs this view lists (`owner/name`). */
+  readonly repositories: readonly string[];
+  /** Requests this observation sent (304s included): what it spent of the poll budget. */
+  readonly requests: number;
 }
 
 export type BackendState = "running" | "stopped";

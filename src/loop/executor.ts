@@ -106,7 +106,6 @@ export class Executor {
         return;
       case "list-repositories":
         try {
-          if (!github.listRepositories) throw new Error("this GitHub client cannot list repositories");
           const listed = await github.listRepositories();
           report({ type: "repositories-listed", ...listed });
         } catch (err) {

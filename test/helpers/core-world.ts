@@ -139,9 +139,12 @@ export class CoreWorld {
                 labels: j.labels,
                 runnerName: j.runnerName,
                 createdAt: j.createdAt,
+                repository: "octo/repo",
               }))
           : old.jobs,
       runners: runnersNow || !old ? this.#listed() : old.runners,
+      repositories: ["octo/repo"],
+      requests: 1,
     };
   }
 
