@@ -55,8 +55,11 @@ export function coreConfigOf(config: Config, retry: RetryTiming = {}): CoreConfi
     poolMaxAgeMs: config.poolMaxAgeMs,
     runnerLabels: config.runnerLabels,
     runnerNamePrefix: config.runnerNamePrefix,
-    scope: { kind: "repo", repository: config.repo.fullName },
-    pollBudget: Number.POSITIVE_INFINITY,
+    scope:
+      config.scope.kind === "repo"
+        ? { kind: "repo", repository: config.scope.fullName }
+        : { kind: "org", org: config.scope.org, repositories: config.scope.repositories },
+    pollBudget: config.scope.kind === "repo" ? Number.POSITIVE_INFINITY : config.pollBudget,
     retry: { ...DEFAULT_RETRY, ...retry },
   };
 }

@@ -276,6 +276,14 @@ async function main(argv: string[]): Promise<number> {
  * secrets they learn there (see util/redact.ts).
  */
 const redactor = processRedactor;
+const START_BLOCKERS: ReadonlySet<string> = new Set([
+  "RC_CONFIG_INVALID",
+  "RC_TOKEN_UNREADABLE",
+  "RC_STATE_LOCKED",
+  "RC_APP_KEY_INVALID",
+  "RC_APP_NOT_INSTALLED",
+  "RC_RUNNER_GROUP_MISSING",
+]);
 /** stdout/stderr; `program` is the name it was started as: runner-controller, runner-status & co. */
 const io = processIo(redactor);
 const program = io.program;
@@ -287,9 +295,8 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`${program}: ${e.message}\n${e.showUsage ? `\n${USAGE}` : ""}`);
       process.exit(2);
     }
-    const config =
-      isControllerError(e) &&
-      (e.code === "RC_CONFIG_INVALID" || e.code === "RC_TOKEN_UNREADABLE" || e.code === "RC_STATE_LOCKED");
+    // What the operator must fix before a start can work: exit 2.
+    const config = isControllerError(e) && START_BLOCKERS.has(e.code);
     io.err(`${program}: ${describeError(e)}`);
     process.exit(config ? 2 : 1);
   },

@@ -179,14 +179,14 @@ describe("poll schedule", () => {
     polls = pollStarted(polls, 0, { repos: ["acme/a"], estimate: 6 });
     polls = pollAnswered(
       polls,
-      { startedAt: 0, jobs: [job(1, "acme/a")], runners: [], requests: 6 },
+      { startedAt: 0, jobs: [job(1, "acme/a")], runners: [], repositories: ["acme/a"], requests: 6 },
       10,
       ours,
     ).polls;
     polls = pollStarted(polls, 10_000, { repos: ["acme/b"], estimate: 6 });
     const answered = pollAnswered(
       polls,
-      { startedAt: 10_000, jobs: [job(2, "acme/b")], runners: [], requests: 6 },
+      { startedAt: 10_000, jobs: [job(2, "acme/b")], runners: [], repositories: ["acme/b"], requests: 6 },
       10_010,
       ours,
     );
@@ -196,7 +196,7 @@ describe("poll schedule", () => {
     polls = pollStarted(answered.polls, 20_000, { repos: ["acme/a"], estimate: 6 });
     const later = pollAnswered(
       polls,
-      { startedAt: 20_000, jobs: [], runners: [], requests: 6 },
+      { startedAt: 20_000, jobs: [], runners: [], repositories: ["acme/a"], requests: 6 },
       20_010,
       ours,
     );
