@@ -93,6 +93,20 @@ export interface StatusReport {
   readonly [key: string]: unknown;
 }
 
+/** /status's `org` part: the repositories polled and the budget at work. */
+function orgStatus(config: Config, controller: Controller): Record<string, unknown> {
+  const p = controller.polling();
+  const scope = config.scope;
+  return {
+    repositories: scope.kind === "org" && scope.repositories !== "all" ? scope.repositories : "*",
+    repositories_known: p.repositories,
+    repositories_never_polled: p.neverPolled,
+    runner_group: scope.kind === "org" ? scope.runnerGroup : null,
+    poll_budget_per_minute: config.pollBudget,
+    poll_requests_last_minute: p.spentLastMinute,
+  };
+}
+
 export function buildBackend(config: Config, log: Logger, clock: Clock): Backend {
   switch (config.backend) {
     case "process":
@@ -231,6 +245,8 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
       idle_timeout_seconds: config.idleTimeoutMs / 1000,
       repo: scopeName(config.scope),
       scope: config.scope.kind,
+      ...(config.scope.kind === "org" ? { org: orgStatus(config, controller) } : {}),
+      auth: config.credentials.kind,
       labels: config.runnerLabels,
       runner_name_prefix: config.runnerNamePrefix,
       backend: config.backend,
