@@ -21,7 +21,7 @@ const PAGE_ATTEMPTS = 2;
 
 export interface GitHubRequestsOptions {
   readonly apiUrl: string;
-  readonly token: Pick<TokenSource, "get" | "invalidate">;
+  readonly token: Pick<TokenSource, "get" | "invalidate"> & { readonly kind?: TokenSource["kind"] };
   readonly log: Logger;
   readonly clock: Clock;
   readonly requestTimeoutMs: number;
@@ -121,6 +121,7 @@ export class GitHubRequests {
           body: res.body,
           rateLimited: this.#gate.isBlocked(),
           redactor: this.#opts.redactor,
+          credentials: this.#opts.token.kind ?? "token",
         });
       }
       const value = read(res);
