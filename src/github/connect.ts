@@ -7,15 +7,15 @@ import type { Clock } from "../clock.js";
 import type { CredentialsConfig, ScopeConfig } from "../config.js";
 import type { Logger } from "../log.js";
 import type { GitHubScope, TokenSource } from "../ports.js";
-import type { Redactor } from "../util/redact.js";
-import { ConfigError } from "../errors.js";
+import { redactor as processRedactor, type Redactor } from "../util/redact.js";
+import { AppCredentials } from "./app-auth.js";
 import { GitHubClient, type GitHubClientOptions } from "./client.js";
 import { orgScope, repoScope } from "./scope.js";
 import { TokenFile } from "./token.js";
 
 export interface GitHubConnection {
   readonly client: GitHubClient;
-  readonly credentials: TokenSource & { check(): Promise<void> };
+  readonly credentials: TokenSource & { check(): Promise<unknown> };
 }
 
 export interface ConnectSettings {
@@ -43,8 +43,17 @@ export function credentialsOf(
       check: (): Promise<void> => token.get().then(() => undefined),
     });
   }
-  void deps.clock;
-  throw new ConfigError("GITHUB_APP_ID is not supported yet", "use GITHUB_TOKEN_FILE");
+  return new AppCredentials({
+    appId: c.appId,
+    privateKeyFile: c.privateKeyFile,
+    ...(c.installationId !== undefined ? { installationId: c.installationId } : {}),
+    scope: githubScopeOf(s.scope),
+    apiUrl: s.githubApiUrl,
+    clock: deps.clock,
+    log: deps.log,
+    redactor: deps.redactor ?? processRedactor,
+    requestTimeoutMs: s.githubRequestTimeoutMs,
+  });
 }
 
 /** A client at the configured scope, authenticated as configured. */
