@@ -22,17 +22,21 @@ const nowS = (): number => Math.floor(Date.now() / 1000);
 /** A JWT as @octokit/auth-app makes it: iat 30 s back, exp 9.5 min ahead. */
 const goodJwt = (): string => sim.app!.signJwt({ iat: nowS() - 30, exp: nowS() + 570 });
 
-async function call(method: string, path: string, token: string | null) {
+async function call<T = Record<string, unknown>>(method: string, path: string, token: string | null) {
   const res = await fetch(`${sim.url}${path}`, {
     method,
     headers: token === null ? {} : { authorization: `Bearer ${token}` },
   });
   const text = await res.text();
-  return { status: res.status, json: (text ? JSON.parse(text) : undefined) as any };
+  return { status: res.status, json: (text ? JSON.parse(text) : undefined) as T };
 }
 
 async function installationToken(): Promise<{ token: string; expires_at: string }> {
-  const r = await call("POST", "/app/installations/77/access_tokens", goodJwt());
+  const r = await call<{ token: string; expires_at: string }>(
+    "POST",
+    "/app/installations/77/access_tokens",
+    goodJwt(),
+  );
   expect(r.status).toBe(201);
   return r.json;
 }

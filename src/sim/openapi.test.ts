@@ -274,7 +274,8 @@ describe("simulator responses match GitHub's OpenAPI description", () => {
   };
   async function asApp(method: string, path: string): Promise<{ status: number; json: unknown }> {
     const res = await fetch(`${sim.url}${path}`, { method, headers: { authorization: `Bearer ${jwt()}` } });
-    return { status: res.status, json: (await res.json()) as unknown };
+    const json: unknown = await res.json();
+    return { status: res.status, json };
   }
 
   it("lists the organization's repositories", async () => {

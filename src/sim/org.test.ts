@@ -13,10 +13,20 @@ afterEach(async () => {
   await sim.stop();
 });
 
-async function get(path: string, headers: Record<string, string> = {}) {
+/** The fields of the answers these tests read. */
+interface Answer {
+  readonly total_count: number;
+  readonly workflow_runs: { id: number; repository: { full_name: string } }[];
+  readonly runners: { id: number; name: string }[];
+  readonly runner: { id: number };
+  readonly token: string;
+}
+type Repos = { name: string; full_name: string }[];
+
+async function get<T = Answer>(path: string, headers: Record<string, string> = {}) {
   const res = await fetch(`${sim.url}${path}`, { headers: { ...auth, ...headers } });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, json: (text ? JSON.parse(text) : undefined) as any };
+  return { status: res.status, headers: res.headers, json: (text ? JSON.parse(text) : undefined) as T };
 }
 
 async function post(path: string, body: unknown) {
@@ -25,7 +35,7 @@ async function post(path: string, body: unknown) {
     headers: { ...auth, "content-type": "application/json" },
     body: JSON.stringify(body),
   });
-  return { status: res.status, json: (await res.json()) as any };
+  return { status: res.status, json: (await res.json()) as Answer };
 }
 
 /** A connected runner waiting for a job: resolves with the job id it got, or null. */
@@ -41,10 +51,10 @@ describe("several repositories", () => {
     const d = sim.queueRun({ jobs: [{ labels: ["self-hosted"] }] });
     expect(d.repository).toBe("octo-org/octo-repo");
     const api = await get("/repos/octo-org/api/actions/runs");
-    expect(api.json.workflow_runs.map((r: { id: number }) => r.id)).toEqual([a.id]);
-    expect(api.json.workflow_runs[0].repository.full_name).toBe("octo-org/api");
+    expect(api.json.workflow_runs.map((r) => r.id)).toEqual([a.id]);
+    expect(api.json.workflow_runs[0]!.repository.full_name).toBe("octo-org/api");
     const web = await get("/repos/octo-org/web/actions/runs");
-    expect(web.json.workflow_runs.map((r: { id: number }) => r.id)).toEqual([w.id]);
+    expect(web.json.workflow_runs.map((r) => r.id)).toEqual([w.id]);
     // Another repository's run and job are not found through this one.
     expect((await get(`/repos/octo-org/api/actions/runs/${w.id}`)).status).toBe(404);
     expect((await get(`/repos/octo-org/api/actions/jobs/${w.jobs[0]!.id}`)).status).toBe(404);
@@ -57,13 +67,13 @@ describe("several repositories", () => {
 
   it("GET /orgs/{org}/repos: paginated with Link headers, ETag and 304, newest first; other orgs 404", async () => {
     sim.addRepositories(3);
-    const first = await get("/orgs/octo-org/repos?per_page=2");
+    const first = await get<Repos>("/orgs/octo-org/repos?per_page=2");
     expect(first.status).toBe(200);
-    expect(first.json.map((r: { name: string }) => r.name)).toEqual(["repo-3", "repo-2"]);
+    expect(first.json.map((r) => r.name)).toEqual(["repo-3", "repo-2"]);
     expect(first.headers.get("link")).toMatch(/page=2>; rel="next"/);
     expect(first.headers.get("link")).toMatch(/page=3>; rel="last"/);
-    const all = await get("/orgs/octo-org/repos?per_page=100&sort=full_name");
-    expect(all.json.map((r: { full_name: string }) => r.full_name)).toEqual([
+    const all = await get<Repos>("/orgs/octo-org/repos?per_page=100&sort=full_name");
+    expect(all.json.map((r) => r.full_name)).toEqual([
       "octo-org/api",
       "octo-org/octo-repo",
       "octo-org/repo-1",
@@ -154,14 +164,14 @@ describe("organization runners", () => {
     expect((await post("/orgs/octo-org/actions/runners/generate-jitconfig", dup)).status).toBe(409);
     expect((await post("/repos/octo-org/api/actions/runners/generate-jitconfig", dup)).status).toBe(201);
     const orgList = await get("/orgs/octo-org/actions/runners");
-    expect(orgList.json.runners.map((r: { name: string }) => r.name)).toEqual(["host-1"]);
+    expect(orgList.json.runners.map((r) => r.name)).toEqual(["host-1"]);
     const apiList = await get("/repos/octo-org/api/actions/runners");
-    expect(apiList.json.runners.map((r: { id: number }) => r.id)).not.toContain(jit.json.runner.id);
+    expect(apiList.json.runners.map((r) => r.id)).not.toContain(jit.json.runner.id);
     expect((await get("/repos/octo-org/octo-repo/actions/runners")).json.total_count).toBe(0);
     expect((await get("/orgs/octo-org/actions/runners?name=host-1")).json.total_count).toBe(1);
     expect((await get("/orgs/octo-org/actions/runners?name=nobody")).json.total_count).toBe(0);
     // A repository's endpoint cannot delete the organization's runner.
-    const id = jit.json.runner.id as number;
+    const id = jit.json.runner.id;
     const del = (p: string) =>
       fetch(`${sim.url}${p}`, { method: "DELETE", headers: auth }).then((r) => r.status);
     expect(await del(`/repos/octo-org/api/actions/runners/${id}`)).toBe(404);

@@ -18,7 +18,7 @@ async function call(method: string, path: string, token = "sim-token") {
   return {
     status: res.status,
     retryAfter: res.headers.get("retry-after"),
-    json: (text ? JSON.parse(text) : {}) as any,
+    json: (text ? JSON.parse(text) : {}) as { message?: string },
   };
 }
 
