@@ -88,10 +88,13 @@ export class AppCredentials implements TokenSource {
     this.#currentAuth();
   }
 
-  /** Check the key and the installation (what the daemon does before it starts). */
+  /** Check the key and the installation, and get a first token (what the daemon does before it starts). */
   async check(): Promise<number> {
     this.#currentAuth();
-    return this.installationId();
+    const id = await this.installationId();
+    // A first token proves the key, the App and the installation together.
+    await this.get();
+    return id;
   }
 
   /** The installation's id: GITHUB_APP_INSTALLATION_ID, or looked up once (again after a failure). */
@@ -150,6 +153,18 @@ export class AppCredentials implements TokenSource {
       // refresh: true — the renewal time is ours (auth-app's own cache assumes an hour's life).
       answer = await auth({ type: "installation", installationId, refresh: true });
     } catch (e) {
+      if (statusOf(e) === 404) {
+        // The installation is gone (uninstalled) or never was: no token will come until that changes.
+        this.#installationId = null;
+        throw new ControllerError(
+          "RC_APP_NOT_INSTALLED",
+          `GitHub App ${this.#opts.appId} has no installation ${installationId} (404)`,
+          {
+            hint: `install the App on ${scopeName(this.#opts.scope)} and set GITHUB_APP_INSTALLATION_ID to that installation's id, or unset it to have it looked up`,
+            cause: e,
+          },
+        );
+      }
       throw this.#failure(
         e,
         `POST /app/installations/${installationId}/access_tokens`,

@@ -9,7 +9,15 @@ import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { SimulatorOptions } from "../../src/sim/server.js";
-import { getJson, makeWorld, startInProcess, waitFor, type InProcess, type World } from "../helpers/world.js";
+import {
+  getJson,
+  makeWorld,
+  spawnDaemon,
+  startInProcess,
+  waitFor,
+  type InProcess,
+  type World,
+} from "../helpers/world.js";
 
 let world: World | undefined;
 let daemon: InProcess | undefined;
@@ -151,5 +159,34 @@ describe("organization scope with a GitHub App", () => {
     expect(spent.filter((r) => r.route.includes("runs")).length).toBeGreaterThan(40);
     expect(polling.length).toBeGreaterThan(80);
     expect(Date.now() - started).toBeLessThan(60_000);
+  });
+
+  it("will not start with a key that is not an RSA PEM, an App not installed, or a missing runner group: exit 2 with the fix", async () => {
+    const made = await orgWorld({ app: { installed: false } });
+    world = made.world;
+    const w = world;
+    const cases: { env: Record<string, string | undefined>; says: RegExp }[] = [
+      { env: appEnv(w, made.keyFile), says: /App .*not installed|install the App/i },
+      { env: appEnv(w, made.keyFile, { GITHUB_APP_INSTALLATION_ID: "999" }), says: /installation|install/i },
+    ];
+    const notPem = join(w.dir, "not.pem");
+    await writeFile(notPem, "ghp_this_is_not_a_key_at_all\n", { mode: 0o600 });
+    cases.push({ env: appEnv(w, notPem), says: /GITHUB_APP_PRIVATE_KEY_FILE|private key/ });
+    for (const c of cases) {
+      const d = spawnDaemon(w, c.env);
+      expect(await d.exited, d.output()).toBe(2);
+      expect(d.output()).toMatch(c.says);
+      expect(d.output()).not.toContain("ghp_this_is_not_a_key_at_all");
+      expect(d.output()).not.toContain(w.sim.app!.privateKeyPem.split("\n")[3]!);
+    }
+  });
+
+  it("will not start when RUNNER_GROUP names no group of the organization: exit 2 naming it and the groups there are", async () => {
+    const made = await orgWorld({ app: true });
+    world = made.world;
+    const d = spawnDaemon(world, appEnv(world, made.keyFile, { RUNNER_GROUP: "gpu-fleet" }));
+    expect(await d.exited, d.output()).toBe(2);
+    expect(d.output()).toMatch(/gpu-fleet/);
+    expect(d.output()).toMatch(/Default/);
   });
 });
