@@ -9,6 +9,7 @@ import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { SimulatorOptions } from "../../src/sim/server.js";
+import { attachSimWebhooks, type SimWebhooks } from "../../src/sim/webhooks/deliverer.js";
 import {
   getJson,
   makeWorld,
@@ -21,9 +22,12 @@ import {
 
 let world: World | undefined;
 let daemon: InProcess | undefined;
+let hooks: SimWebhooks | undefined;
 const nix = ["self-hosted", "nix"];
 
 afterEach(async () => {
+  hooks?.detach();
+  hooks = undefined;
   await daemon?.stop();
   daemon = undefined;
   await world?.close();
@@ -188,5 +192,43 @@ describe("organization scope with a GitHub App", () => {
     expect(await d.exited, d.output()).toBe(2);
     expect(d.output()).toMatch(/gpu-fleet/);
     expect(d.output()).toMatch(/Default/);
+  });
+
+  it("webhook mode: an organization hook's jobs from any served repository start without a poll; other repositories are ignored", async () => {
+    const made = await orgWorld({ repositories: ["api", "web", "private"], app: true });
+    world = made.world;
+    const secretFile = join(world.dir, "webhook-secret");
+    await writeFile(secretFile, "org-webhook-secret-for-tests\n", { mode: 0o600 });
+    daemon = await startInProcess(
+      world,
+      appEnv(world, made.keyFile, {
+        GITHUB_REPOS: "api,web",
+        WEBHOOK_SECRET_FILE: secretFile,
+        WEBHOOK_PORT: "0",
+        POLL_INTERVAL: "60",
+      }),
+    );
+    await waitFor("first poll done", () => daemon!.app.controller.counters.polls >= 1);
+    const polls = daemon.app.controller.counters.polls;
+    const sim = world.sim;
+    hooks = attachSimWebhooks(sim.model, {
+      ref: { owner: sim.owner, repo: sim.repo, baseUrl: sim.url },
+      installationId: sim.app!.installationId,
+      targets: [{ url: daemon.app.webhookUrl()!, secretFile, scope: "organization" }],
+    });
+    const served = ["api", "web"].map((repository) =>
+      sim.queueRun({ repository, jobs: [{ name: repository, labels: nix, durationMs: 200 }] }),
+    );
+    const ignored = sim.queueRun({
+      repository: "private",
+      jobs: [{ name: "p", labels: nix, durationMs: 200 }],
+    });
+    const jobs = served.map((r) => sim.model.jobs.get(r.jobs[0]!.id)!);
+    await waitFor("both served", () => jobs.every((j) => j.status === "completed"), 10_000);
+    expect(daemon.app.controller.counters.polls).toBe(polls);
+    // Not one of GITHUB_REPOS: its delivery arrived and changed nothing.
+    expect(hooks.deliveries.some((d) => d.jobId === ignored.jobs[0]!.id)).toBe(true);
+    expect(daemon.app.controller.counters.created).toBe(2);
+    expect(sim.model.jobs.get(ignored.jobs[0]!.id)!.status).toBe("queued");
   });
 });
