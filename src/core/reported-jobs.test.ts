@@ -1,6 +1,9 @@
 /** Webhook deliveries in the core: demand at once, in any order, for our repository and labels only. */
 import { describe, expect, it } from "vitest";
+import type { GitHubView } from "../domain/types.js";
 import { decide, initialState } from "./decide.js";
+import { Draft } from "./draft.js";
+import { pruneReportedJobs } from "./reported-jobs.js";
 import type { CoreConfig, CoreEvent, CoreState, Effect, ReportedJob } from "./model.js";
 import { DEFAULT_RETRY } from "./model.js";
 
@@ -128,5 +131,39 @@ describe("reported jobs (webhooks)", () => {
     ]).state;
     const { effects } = feed(state, [{ type: "job-reported", job: job({}) }]);
     expect(creates(effects)).toEqual([]);
+  });
+});
+
+describe("reported jobs in an organization", () => {
+  const orgConfig: CoreConfig = {
+    ...config,
+    scope: { kind: "org", org: "acme", repositories: ["a", "b"] },
+    pollBudget: 300,
+  };
+  const view = (at: number): GitHubView => ({
+    startedAt: at,
+    jobs: [],
+    runners: [],
+    repositories: ["acme/a"],
+    requests: 6,
+  });
+
+  it("a delivery's job is forgotten only once its own repository was looked at well after it", () => {
+    const base = initialState({ version: 1, containers: [], deregistrations: [] }, orgConfig);
+    const polled = (a: number, b: number): CoreState["polls"] => {
+      const repos = new Map(base.polls.repos);
+      repos.set("acme/a", { ...repos.get("acme/a")!, polledAt: a });
+      repos.set("acme/b", { ...repos.get("acme/b")!, polledAt: b });
+      return { ...base.polls, repos };
+    };
+    const reported = new Map([[5, { ...job({ repository: "acme/b" }), at: 1000 }]]);
+    // Only the other repository was looked at since: the job stays known.
+    let d = new Draft({ ...base, polls: polled(200_000, 500), reportedJobs: reported }, 200_000, orgConfig);
+    pruneReportedJobs(d, view(200_000));
+    expect([...d.reportedJobs.keys()]).toEqual([5]);
+    // Its own repository, a minute after the delivery, does not show it: it is gone.
+    d = new Draft({ ...base, polls: polled(200_000, 200_000), reportedJobs: reported }, 200_000, orgConfig);
+    pruneReportedJobs(d, view(200_000));
+    expect([...d.reportedJobs.keys()]).toEqual([]);
   });
 });

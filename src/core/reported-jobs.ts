@@ -65,7 +65,11 @@ export function withReportedJobs(
   return { ...view, jobs: [...jobs.values()] };
 }
 
-/** After a poll: forget what it has caught up with, and finished jobs after an hour. */
+/**
+ * After a poll: forget what it has caught up with, and finished jobs after an hour. A job the
+ * polls do not show is forgotten only once its own repository was looked at well after the
+ * delivery (in an organization, a quiet repository may wait minutes for its turn).
+ */
 export function pruneReportedJobs(d: Draft, view: GitHubView): void {
   if (d.reportedJobs.size === 0) return;
   const inView = new Map(view.jobs.map((j) => [j.id, j]));
@@ -73,7 +77,9 @@ export function pruneReportedJobs(d: Draft, view: GitHubView): void {
   for (const [id, r] of d.reportedJobs) {
     const seen = inView.get(id);
     const caughtUp = seen !== undefined && rank(seen.status) >= rank(r.status) && r.status !== "completed";
-    const gone = seen === undefined && r.status !== "completed" && view.startedAt > r.at + POLL_LAG_MS;
+    const polledAt = d.polls.repos.get(r.repository.toLowerCase())?.polledAt ?? null;
+    const gone =
+      seen === undefined && r.status !== "completed" && polledAt !== null && polledAt > r.at + POLL_LAG_MS;
     const old = r.status === "completed" && view.startedAt > r.at + FINISHED_MEMORY_MS;
     if (caughtUp || gone || old) next.delete(id);
   }
