@@ -183,7 +183,13 @@ function printDaemon(daemon: DaemonStatus, out: (l: string) => void): void {
   const extra = report as Record<string, unknown>;
   const healthy = extra["healthy"] !== false;
   const up = typeof extra["uptime_seconds"] === "number" ? `, up ${duration(extra["uptime_seconds"])}` : "";
-  const repo = typeof extra["repo"] === "string" ? `, serving ${extra["repo"]}` : "";
+  const org = extra["org"] as { repositories_known?: number; poll_budget_per_minute?: number } | undefined;
+  const repo =
+    typeof extra["repo"] !== "string"
+      ? ""
+      : extra["scope"] === "org"
+        ? `, serving the organization ${extra["repo"]} (${org?.repositories_known ?? "?"} repositories, ${extra["auth"] === "app" ? "as a GitHub App" : "with a token"})`
+        : `, serving ${extra["repo"]}`;
   out(
     `daemon      ${daemon.url}  running, ${healthy ? "healthy" : "UNHEALTHY (see GET /health)"}${up}${repo}`,
   );
