@@ -55,6 +55,7 @@ export function coreConfigOf(config: Config, retry: RetryTiming = {}): CoreConfi
     poolMaxAgeMs: config.poolMaxAgeMs,
     runnerLabels: config.runnerLabels,
     runnerNamePrefix: config.runnerNamePrefix,
+    subnets: config.containerSubnets,
     repository: config.repo.fullName,
     retry: { ...DEFAULT_RETRY, ...retry },
   };

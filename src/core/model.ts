@@ -4,6 +4,7 @@
  * it, and it does so without I/O or clock reads.
  */
 import type { ContainerUsage } from "../ports.js";
+import type { SubnetRange } from "../domain/subnets.js";
 import type {
   BackendState,
   ContainerRecord,
@@ -24,6 +25,8 @@ export interface CoreConfig {
   readonly poolMaxAgeMs: number;
   readonly runnerLabels: readonly string[];
   readonly runnerNamePrefix: string;
+  /** CONTAINER_SUBNETS: the /24 networks new containers get (unset: the default range). */
+  readonly subnets?: SubnetRange;
   /** owner/name of the repository served (deliveries for any other are ignored). */
   readonly repository: string;
   readonly retry: RetryPolicy;
