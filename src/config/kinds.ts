@@ -120,6 +120,46 @@ export const repository: Kind<{ readonly owner: string; readonly name: string; r
     },
   };
 
+/** A GitHub organization (an account name). */
+export const organization: Kind<string> = {
+  values: "organization name",
+  parse(raw) {
+    const s = raw.trim();
+    return OWNER_RE.test(s)
+      ? s
+      : new Problem("is not an organization name", "set it like GITHUB_ORG=octo-org (the name, not a URL)");
+  },
+};
+
+/** Repository names of the organization (bare, no owner), comma-separated, or `*` for all. */
+export const repositoryNames: Kind<readonly string[] | "*"> = {
+  values: "comma-separated repository names, or `*`",
+  parse(raw) {
+    const s = raw.trim();
+    if (s === "*") return "*";
+    const names = s.split(",").map((n) => n.trim());
+    const bad = names.find((n) => !REPO_RE.test(n) || n === "." || n === "..");
+    if (bad !== undefined || names.length === 0) {
+      return new Problem(
+        `has ${showValue(bad ?? "")}, which is not a repository name`,
+        "give bare repository names of the organization (no owner), e.g. GITHUB_REPOS=api,web, or * for every repository",
+      );
+    }
+    return Object.freeze([...new Set(names)]);
+  },
+};
+
+/** A runner group's name, as GitHub shows it (spaces allowed). */
+export const groupName: Kind<string> = {
+  values: "runner group name (1–100 characters)",
+  parse(raw) {
+    const s = raw.trim();
+    return s.length >= 1 && s.length <= 100 && !/[\p{Cc}]/u.test(s)
+      ? s
+      : new Problem("is not a runner group name", "give the group's name as GitHub shows it, e.g. Default");
+  },
+};
+
 /** A file system path; a relative one is taken from the working directory. */
 export const filePath: Kind<string> = {
   values: "file system path (a relative one is taken from the working directory)",

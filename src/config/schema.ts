@@ -15,6 +15,7 @@ import {
   executable,
   filePath,
   flag,
+  groupName,
   host,
   integer,
   labels,
@@ -23,7 +24,9 @@ import {
   nixPath,
   nspawnFlags,
   oneOf,
+  organization,
   repository,
+  repositoryNames,
   searchPath,
   seconds,
   subnetRange,
@@ -53,6 +56,43 @@ export const CONFIG_SCHEMA = {
     nix: "tokenFile",
     description:
       "File holding a GitHub token with admin rights on the repository (classic PAT with `repo`, or a fine-grained token with _Administration: read and write_). Re-read whenever it changes. Never logged.",
+  }),
+  org: optional("GITHUB_ORG", organization, {
+    nix: "org",
+    description:
+      "Organization to serve instead of one repository (exactly one of `GITHUB_REPO` and `GITHUB_ORG`): runners are registered at organization level",
+  }),
+  repos: optional("GITHUB_REPOS", repositoryNames, {
+    nix: "repos",
+    description:
+      "Organization scope: the repositories whose queued jobs are polled — names without the owner, comma-separated, or `*` for every repository of the organization",
+  }),
+  runnerGroup: variable("RUNNER_GROUP", groupName, {
+    default: "Default",
+    nix: "runnerGroup",
+    description: "Organization scope: the runner group the runners join (must exist)",
+  }),
+  app: {
+    id: optional("GITHUB_APP_ID", integer(1, Number.MAX_SAFE_INTEGER), {
+      nix: "app.id",
+      description:
+        "Authenticate as this GitHub App (with `GITHUB_APP_PRIVATE_KEY_FILE`) instead of `GITHUB_TOKEN_FILE`",
+    }),
+    privateKeyFile: optional("GITHUB_APP_PRIVATE_KEY_FILE", filePath, {
+      nix: "app.privateKeyFile",
+      description:
+        "File holding the GitHub App's private key (RSA PEM); re-read when it changes. Never logged",
+    }),
+    installationId: optional("GITHUB_APP_INSTALLATION_ID", integer(1, Number.MAX_SAFE_INTEGER), {
+      nix: "app.installationId",
+      description: "The App's installation to use; unset, it is looked up for the repository or organization",
+    }),
+  },
+  pollBudget: variable("GITHUB_POLL_BUDGET", integer(1, 900), {
+    default: "300",
+    nix: "pollBudget",
+    description:
+      "Requests a minute polling may send at most, spread over the polled repositories (GitHub's secondary limit is about 900 points a minute)",
   }),
   maxConcurrent: variable("MAX_CONCURRENT", integer(1, 100), {
     default: "7",

@@ -45,6 +45,20 @@ export interface NspawnConfig {
 export interface Config {
   readonly repo: { readonly owner: string; readonly name: string; readonly fullName: string };
   readonly tokenFile: string;
+  /** GITHUB_ORG: serve this organization (organization-level runners); undefined = repository scope. */
+  readonly org: string | undefined;
+  /** GITHUB_REPOS: the organization's repositories to poll (bare names), `*` for all, or undefined. */
+  readonly repos: readonly string[] | "*" | undefined;
+  /** RUNNER_GROUP: organization scope's runner group, by name. */
+  readonly runnerGroup: string;
+  /** GitHub App credentials (instead of the token file when `id` is set). */
+  readonly app: {
+    readonly id: number | undefined;
+    readonly privateKeyFile: string | undefined;
+    readonly installationId: number | undefined;
+  };
+  /** GITHUB_POLL_BUDGET: requests a minute polling may send. */
+  readonly pollBudget: number;
   readonly maxConcurrent: number;
   /** CONTAINER_SUBNETS: the /24 networks containers get (one each); holds at least maxConcurrent. */
   readonly containerSubnets: SubnetRange;
