@@ -82,5 +82,7 @@ describe("subnets", () => {
     // A record from an old state file holds 100: 192.168.100.0/24 is taken.
     expect(allocateSubnet([100, 101, 103])).toBe(DEFAULT_SUBNET_RANGE.first + 2);
     expect(allocateSubnet([DEFAULT_SUBNET_RANGE.first, 101])).toBe(DEFAULT_SUBNET_RANGE.first + 2);
+    // A damaged value takes nothing and does not stop the allocation.
+    expect(allocateSubnet([-1, 1.5, 2 ** 30, 100])).toBe(DEFAULT_SUBNET_RANGE.first + 1);
   });
 });

@@ -100,14 +100,15 @@ export function parseSubnetRange(raw: string): SubnetRange | string {
 
 /**
  * The lowest free subnet of `range`, or null when all are in use. `used` holds stored values
- * (network numbers, or legacy third octets).
+ * (network numbers, or legacy third octets); anything else in it is ignored.
  */
 export function allocateSubnet(
   used: Iterable<number>,
   range: SubnetRange = DEFAULT_SUBNET_RANGE,
 ): number | null {
   const taken = new Set<number>();
-  for (const u of used) taken.add(networkNumber(u));
+  // A value that is no subnet at all (a damaged record) takes none.
+  for (const u of used) if (Number.isInteger(u) && u >= 0 && u <= MAX_NETWORK) taken.add(networkNumber(u));
   for (let n = range.first; n <= range.last; n++) if (!taken.has(n)) return n;
   return null;
 }
