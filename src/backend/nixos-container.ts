@@ -55,6 +55,7 @@ import {
 } from "./nixos/options.js";
 import { findLeftovers, teardownContainer } from "./nixos/teardown.js";
 import { Ownership } from "./nixos/ownership.js";
+import { PerName } from "./nixos/per-name.js";
 import { cancelledError, createArgs, limitProperties } from "./nixos/commands.js";
 
 export {
@@ -80,7 +81,7 @@ export class NixosContainerBackend implements Backend {
   /** The last look at each running container's cgroup (gone from the host once it stops). */
   readonly #used = new Map<string, ContainerUsage>();
   /** Per-name serialisation of create and destroy. */
-  readonly #busy = new Map<string, Promise<unknown>>();
+  readonly #busy = new PerName();
   /** The loop that polls watched containers while there are any; null when none runs. */
   #watch: { readonly stop: AbortController; done: Promise<void> } | null = null;
   #closed = false;
@@ -131,21 +132,6 @@ export class NixosContainerBackend implements Backend {
       `${what}${why ? `: ${why}` : ""} (${describeFailure(r)})`,
       hintFor(kind, name, this.#options.source),
     );
-  }
-
-  async #exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.#busy.get(name) ?? Promise.resolve();
-    const mine = before.then(fn, fn);
-    const settled = mine.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#busy.set(name, settled);
-    try {
-      return await mine;
-    } finally {
-      if (this.#busy.get(name) === settled) this.#busy.delete(name);
-    }
   }
 
   #notify(name: string): void {
@@ -200,7 +186,7 @@ export class NixosContainerBackend implements Backend {
       }
     }
     if (signal.aborted) throw cancelledError(signal, name);
-    await this.#exclusive(name, () => this.#create(name, spec, signal));
+    await this.#busy.run(name, () => this.#create(name, spec, signal));
   }
 
   async #create(name: string, spec: CreateSpec, signal: AbortSignal): Promise<void> {
@@ -375,7 +361,7 @@ export class NixosContainerBackend implements Backend {
   /** Tear down our container `name`; one without our marker is not ours (or already gone): nothing to do. */
   async destroy(name: string): Promise<void> {
     checkContainerName(name);
-    await this.#exclusive(name, async () => {
+    await this.#busy.run(name, async () => {
       if (await this.#owned.owns(name)) await this.#teardown(name, this.#log.child({ container: name }));
     });
   }
