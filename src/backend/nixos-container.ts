@@ -56,6 +56,7 @@ import {
 import { findLeftovers, teardownContainer } from "./nixos/teardown.js";
 import { Ownership } from "./nixos/ownership.js";
 import { PerName } from "./nixos/per-name.js";
+import { stateUnwritable } from "../util/fs-errors.js";
 import { cancelledError, createArgs, limitProperties } from "./nixos/commands.js";
 
 export {
@@ -193,7 +194,9 @@ export class NixosContainerBackend implements Backend {
     const log = this.#log.child({ container: name });
     await this.#clearLeftovers(name, log);
     if (signal.aborted) throw cancelledError(signal, name);
-    await this.#owned.claim(name);
+    await this.#owned.claim(name).catch((e: unknown) => {
+      throw stateUnwritable(`cannot mark ${name} as this controller's in ${this.#owned.dir}`, e);
+    });
     const abortCheck = (): void => {
       if (signal.aborted) throw cancelledError(signal, name);
     };

@@ -618,6 +618,15 @@ describe("several instances on one host: each touches only the containers it mar
     expect(await readdir(ownedDir())).toEqual([]);
   });
 
+  it("a marker that cannot be written stops the create before anything is made (STATE_DIR unwritable)", async () => {
+    const blocked = join(host.root, "not-a-directory");
+    await writeFile(blocked, "");
+    const b = backend({ ownedDir: join(blocked, "nixos-containers") });
+    const err = await b.create(spec("j0000606"), new AbortController().signal).catch((e: unknown) => e);
+    expect((err as ControllerError).code).toBe("RC_STATE_UNWRITABLE");
+    expect(await host.commandLines()).toEqual([]);
+  });
+
   it("an instance's containers and the other's are listed apart", async () => {
     const a = backend({ watchIntervalMs: 60_000 });
     const b = other();
