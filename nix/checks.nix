@@ -74,13 +74,13 @@ rec {
       }
       {
         assertion =
-          (cfg.repos == [ ] || cfg.org != null)
-          && (cfg.repos == [ "*" ] || all (r: matches "[A-Za-z0-9._-]{1,100}" r && r != "." && r != ".." && r != "*") cfg.repos);
-        message = ''${o "repos"} lists repositories of ${o "org"} to poll: bare names (no owner), or [ "*" ] for all; it needs org.'';
+          cfg.repos == [ "*" ]
+          || (cfg.repos != [ ] && all (r: matches "[A-Za-z0-9._-]{1,100}" r && r != "." && r != ".." && r != "*") cfg.repos);
+        message = ''${o "repos"}: with ${o "org"}, the repositories to poll: bare names (no owner), or [ "*" ] (the default) for every repository of the organization.'';
       }
       {
-        assertion = matches "[^[:cntrl:]]{1,100}" cfg.runnerGroup;
-        message = "${o "runnerGroup"} must be a runner group's name (1-100 characters).";
+        assertion = matches "[^[:cntrl:]]{1,200}" cfg.runnerGroup;
+        message = "${o "runnerGroup"} must be a runner group's name (1-200 characters, as GitHub shows it).";
       }
       {
         assertion = (cfg.tokenFile == null) == appSet && (!appSet || (app.id != null && app.privateKeyFile != null));
@@ -95,12 +95,14 @@ rec {
         message = ''${o "app.privateKeyFile"} = "${toString app.privateKeyFile}" must be an absolute path outside the Nix store (the store is readable by every user); use agenix or sops-nix.'';
       }
       {
-        assertion = (app.id == null || app.id >= 1) && (app.installationId == null || app.installationId >= 1);
+        assertion =
+          (app.id == null || inRange 1 999999999999999 app.id)
+          && (app.installationId == null || inRange 1 999999999999999 app.installationId);
         message = "${o "app.id"} and ${o "app.installationId"} must be positive numbers (as GitHub shows them).";
       }
       {
-        assertion = inRange 1 900 cfg.pollBudget;
-        message = "${o "pollBudget"} must be from 1 to 900 requests a minute (GitHub's secondary limit is about 900 points a minute).";
+        assertion = inRange 10 5000 cfg.pollBudget;
+        message = "${o "pollBudget"} must be from 10 to 5000 requests a minute (GitHub's secondary limit is about 900 points a minute).";
       }
       {
         assertion = cfg.labels != [ ] && all (l: matches "[^,[:cntrl:]]+" l && stringLength l <= 256) cfg.labels;

@@ -68,8 +68,7 @@ in
     ];
     description = ''
       GITHUB_REPOS: with org, the organization's repositories whose queued jobs are polled: bare
-      names (no owner), or [ "*" ] for every repository of the organization. Empty: none polled
-      (webhooks only).
+      names (no owner), or [ "*" ] (the default) for every repository of the organization.
     '';
   };
 
@@ -112,7 +111,7 @@ in
   };
 
   pollBudget = mkOption {
-    type = types.ints.between 1 900;
+    type = types.ints.between 10 5000;
     default = d.pollBudget;
     description = "GITHUB_POLL_BUDGET: requests a minute polling may send at most, spread over the polled repositories.";
   };

@@ -51,7 +51,7 @@ rec {
     githubApiUrl = "https://api.github.com";
     repo = null;
     org = null;
-    repos = [ ];
+    repos = [ "*" ];
     runnerGroup = "Default";
     tokenFile = null;
     app = {
@@ -101,6 +101,7 @@ rec {
       limit = v: if v == null then "none" else toString v;
     in
     {
+      GITHUB_REPOS = concatStringsSep "," cfg.repos;
       RUNNER_GROUP = cfg.runnerGroup;
       GITHUB_POLL_BUDGET = toString cfg.pollBudget;
       CONTAINER_SUBNETS = cfg.containerSubnets;
@@ -136,7 +137,6 @@ rec {
     # Scope and credentials: exactly one of repo and org, of tokenFile and the App (checks.nix).
     // optionalAttrs (cfg.repo != null) { GITHUB_REPO = cfg.repo; }
     // optionalAttrs (cfg.org != null) { GITHUB_ORG = cfg.org; }
-    // optionalAttrs (cfg.repos != [ ]) { GITHUB_REPOS = concatStringsSep "," cfg.repos; }
     // optionalAttrs (cfg.tokenFile != null) { GITHUB_TOKEN_FILE = cfg.tokenFile; }
     // optionalAttrs (cfg.app.id != null) { GITHUB_APP_ID = toString cfg.app.id; }
     // optionalAttrs (cfg.app.privateKeyFile != null) { GITHUB_APP_PRIVATE_KEY_FILE = cfg.app.privateKeyFile; }

@@ -8,7 +8,7 @@
  */
 import { existsSync } from "node:fs";
 import type { StatusReport } from "../app.js";
-import type { StatusSettings } from "../config.js";
+import { scopeName, type StatusSettings } from "../config.js";
 import { isPoolContainerName, runnerNameMatcher } from "../domain/naming.js";
 import { containerState } from "../http/pool-report.js";
 import { describeError } from "../errors.js";
@@ -102,10 +102,10 @@ async function githubSide(
 ): Promise<GitHubSide> {
   if ("missing" in settings.github) return { configured: false, reason: settings.github.missing };
   const access = settings.github;
-  const base = { configured: true as const, repo: access.repo.fullName, prefix: access.runnerNamePrefix };
+  const base = { configured: true as const, repo: scopeName(access.scope), prefix: access.runnerNamePrefix };
   try {
     const ours = runnerNameMatcher(access.runnerNamePrefix);
-    const runners = (await githubClient(access, log).listRunners())
+    const runners = (await (await githubClient(access, log)).listRunners())
       .filter((r) => ours(r.name) !== null)
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((r) => ({

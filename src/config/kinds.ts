@@ -120,43 +120,61 @@ export const repository: Kind<{ readonly owner: string; readonly name: string; r
     },
   };
 
-/** A GitHub organization (an account name). */
+/** A GitHub organization (or user) login. */
 export const organization: Kind<string> = {
-  values: "organization name",
+  values: "organization login",
   parse(raw) {
     const s = raw.trim();
-    return OWNER_RE.test(s)
-      ? s
-      : new Problem("is not an organization name", "set it like GITHUB_ORG=octo-org (the name, not a URL)");
+    if (!OWNER_RE.test(s)) {
+      return new Problem(
+        "is not an organization login",
+        "set it like GITHUB_ORG=octo-org (no slash, no URL)",
+      );
+    }
+    return s;
   },
 };
 
-/** Repository names of the organization (bare, no owner), comma-separated, or `*` for all. */
-export const repositoryNames: Kind<readonly string[] | "*"> = {
-  values: "comma-separated repository names, or `*`",
+/** GITHUB_REPOS: repository names of the organization (no owner), or `*` for every one. */
+export const repositoryNames: Kind<readonly string[] | "all"> = {
+  values: "comma-separated repository names, or `*` (every repository of the organization)",
   parse(raw) {
     const s = raw.trim();
-    if (s === "*") return "*";
+    if (s === "*") return "all";
     const names = s.split(",").map((n) => n.trim());
     const bad = names.find((n) => !REPO_RE.test(n) || n === "." || n === "..");
-    if (bad !== undefined || names.length === 0) {
+    if (bad !== undefined) {
       return new Problem(
-        `has ${showValue(bad ?? "")}, which is not a repository name`,
-        "give bare repository names of the organization (no owner), e.g. GITHUB_REPOS=api,web, or * for every repository",
+        `holds ${showValue(bad)}, which is not a repository name`,
+        "list repository names of the organization without the owner, e.g. GITHUB_REPOS=api,web, or * for all",
       );
     }
     return Object.freeze([...new Set(names)]);
   },
 };
 
-/** A runner group's name, as GitHub shows it (spaces allowed). */
-export const groupName: Kind<string> = {
-  values: "runner group name (1–100 characters)",
+/** A name as GitHub shows it (a runner group), any characters but control characters. */
+export const displayName: Kind<string> = {
+  values: "name",
   parse(raw) {
     const s = raw.trim();
-    return s.length >= 1 && s.length <= 100 && !/[\p{Cc}]/u.test(s)
-      ? s
-      : new Problem("is not a runner group name", "give the group's name as GitHub shows it, e.g. Default");
+    if (!s || s.length > 200 || [...s].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) {
+      return new Problem("is not a usable name", "give the name as GitHub shows it, e.g. Default");
+    }
+    return s;
+  },
+};
+
+/** A positive decimal id (a GitHub App's or installation's). */
+export const numericId: Kind<number> = {
+  values: "positive integer",
+  parse(raw) {
+    const s = raw.trim();
+    const n = Number(s);
+    if (!/^[0-9]{1,15}$/.test(s) || !Number.isSafeInteger(n) || n < 1) {
+      return new Problem("is not a positive integer id", "copy the number from the App's settings page");
+    }
+    return n;
   },
 };
 

@@ -23,7 +23,8 @@ const config: CoreConfig = {
   poolMaxAgeMs: 43_200_000,
   runnerLabels: ["self-hosted", "nix", "Linux", "X64"],
   runnerNamePrefix: "test",
-  repository: "octo-org/octo-repo",
+  scope: { kind: "repo", repository: "octo-org/octo-repo" },
+  pollBudget: Number.POSITIVE_INFINITY,
   retry: { baseMs: 1000, deregisterBaseMs: 15_000 },
 };
 const ours = runnerNameMatcher(config.runnerNamePrefix);

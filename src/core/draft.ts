@@ -18,7 +18,8 @@ import type {
   Note,
   Problem,
 } from "./model.js";
-import { LIST_KEY, POLL_KEY, PERSIST_KEY, RUNNERS_KEY, runnerKey } from "./model.js";
+import { LIST_KEY, POLL_KEY, PERSIST_KEY, REPOS_KEY, RUNNERS_KEY, runnerKey } from "./model.js";
+import type { PollSchedule } from "./poll-schedule.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -28,6 +29,7 @@ export class Draft {
   /** Effects under way by key; a reap's deregistration holds its container's key too. */
   readonly inFlight: Map<string, Effect>;
   github: GitHubKnowledge;
+  polls: PollSchedule;
   /** In-flight keys when the poll under way started (they are stale in the view it returns). */
   inFlightAtPollStart: readonly string[];
   round: { wanted: boolean; inFlightAtList: readonly string[] };
@@ -57,6 +59,7 @@ export class Draft {
     this.deregistrations = new Map(state.deregistrations);
     this.inFlight = new Map(state.inFlight);
     this.github = state.github;
+    this.polls = state.polls;
     this.inFlightAtPollStart = state.inFlightAtPollStart;
     this.round = { ...state.round };
     this.recentlyFinished = new Map(state.recentlyFinished);
@@ -175,6 +178,7 @@ export class Draft {
       deregistrations: this.deregistrations,
       inFlight: this.inFlight,
       github: this.github,
+      polls: this.polls,
       inFlightAtPollStart: this.inFlightAtPollStart,
       round: this.round,
       recentlyFinished: this.recentlyFinished,
@@ -199,6 +203,8 @@ export function effectKeys(effect: Effect): string[] {
   switch (effect.kind) {
     case "observe-github":
       return [POLL_KEY];
+    case "list-repositories":
+      return [REPOS_KEY];
     case "list-backend":
       return [LIST_KEY];
     case "list-runners":

@@ -14,7 +14,8 @@ const config: CoreConfig = {
   poolMaxAgeMs: 43_200_000,
   runnerLabels: ["self-hosted", "nix"],
   runnerNamePrefix: "host",
-  repository: "octo-org/octo-repo",
+  scope: { kind: "repo", repository: "octo-org/octo-repo" },
+  pollBudget: Number.POSITIVE_INFINITY,
   retry: DEFAULT_RETRY,
 };
 
@@ -37,7 +38,10 @@ function started(): CoreState {
   const s0 = initialState({ version: 1, containers: [], deregistrations: [] }, config);
   return feed(s0, [
     { type: "start" },
-    { type: "github-observed", view: { startedAt: 900, jobs: [], runners: [] } },
+    {
+      type: "github-observed",
+      view: { startedAt: 900, jobs: [], runners: [], repositories: ["octo-org/octo-repo"], requests: 0 },
+    },
   ]).state;
 }
 
@@ -113,9 +117,12 @@ describe("reported jobs (webhooks)", () => {
               labels: ["self-hosted", "nix"],
               runnerName: "other-runner",
               createdAt: 950,
+              repository: "octo-org/octo-repo",
             },
           ],
           runners: [],
+          repositories: ["octo-org/octo-repo"],
+          requests: 0,
         },
       },
     ]).state;

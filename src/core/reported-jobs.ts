@@ -9,6 +9,7 @@ import { LabelMatcher } from "../domain/labels.js";
 import type { GitHubView, ObservedJob } from "../domain/types.js";
 import type { Draft } from "./draft.js";
 import type { ReportedJob } from "./model.js";
+import { repositoryReported, servesRepository } from "./poll-schedule.js";
 
 const RANK: Readonly<Record<string, number>> = { waiting: 0, queued: 1, in_progress: 2, completed: 3 };
 /** Deliveries remembered at most (the oldest are forgotten first). */
@@ -22,9 +23,10 @@ function rank(status: string): number {
   return RANK[status] ?? -1;
 }
 
-/** A delivery for our repository: remember it (if it says something new) and plan at once. */
+/** A delivery for a repository we serve: remember it (if it says something new) and plan at once. */
 export function jobReported(d: Draft, job: ReportedJob): boolean {
-  if (job.repository.toLowerCase() !== d.config.repository.toLowerCase()) return false;
+  if (!servesRepository(d.config, job.repository)) return false;
+  d.polls = repositoryReported(d.polls, job.repository, d.now);
   if (job.status === "waiting") return false;
   if (job.status === "queued" && !new LabelMatcher(d.config.runnerLabels).matches(job.labels)) return false;
   const known = d.reportedJobs.get(job.id);
@@ -57,6 +59,7 @@ export function withReportedJobs(
       createdAt: r.createdAt,
       startedAt: seen?.startedAt ?? null,
       conclusion: r.conclusion,
+      repository: r.repository,
     });
   }
   return { ...view, jobs: [...jobs.values()] };

@@ -90,6 +90,8 @@ export interface ObservedJob {
   readonly startedAt?: number | null;
   /** success, failure, cancelled… once completed. */
   readonly conclusion?: string | null;
+  /** The repository whose workflow run holds it, `owner/name`. */
+  readonly repository: string;
 }
 
 /** A self-hosted runner registration as observed on GitHub. */
@@ -107,6 +109,10 @@ export interface GitHubView {
   readonly startedAt: number;
   readonly jobs: readonly ObservedJob[];
   readonly runners: readonly ObservedRunner[];
+  /** The repositories whose jobs this view lists (`owner/name`). */
+  readonly repositories: readonly string[];
+  /** Requests this observation sent (304s included): what it spent of the poll budget. */
+  readonly requests: number;
 }
 
 export type BackendState = "running" | "stopped";

@@ -44,7 +44,7 @@ export interface Pending {
 export class CoreWorld {
   state: CoreState = initialState(
     { version: 1, containers: [], deregistrations: [] },
-    { minIdle: 0, maxConcurrent: 100 },
+    { minIdle: 0, maxConcurrent: 100, scope: { kind: "repo", repository: "octo-org/octo-repo" } },
   );
   now = Date.UTC(2026, 0, 1);
   readonly jobs: WorldJob[] = [];
@@ -139,9 +139,12 @@ export class CoreWorld {
                 labels: j.labels,
                 runnerName: j.runnerName,
                 createdAt: j.createdAt,
+                repository: "octo/repo",
               }))
           : old.jobs,
       runners: runnersNow || !old ? this.#listed() : old.runners,
+      repositories: ["octo/repo"],
+      requests: 1,
     };
   }
 

@@ -31,6 +31,7 @@ function job(id: number, over: Partial<ObservedJob> = {}): ObservedJob {
     labels: ["self-hosted", "nix"],
     runnerName: null,
     createdAt: id,
+    repository: "octo/repo",
     ...over,
   };
 }
@@ -61,7 +62,7 @@ function input(
 ): PlanInput {
   const { jobs = [], runners = [], ...rest } = over;
   const records = rest.records ?? [];
-  const github: GitHubView = { startedAt: 0, jobs, runners };
+  const github: GitHubView = { startedAt: 0, jobs, runners, repositories: ["octo/repo"], requests: 0 };
   return {
     now: 100,
     config,
@@ -201,14 +202,29 @@ describe("planner: creating containers", () => {
     const p = plan(
       input({
         recentlyFinished: finished,
-        github: { startedAt: 40, jobs: [job(7), job(8)], runners: [] },
+        github: {
+          startedAt: 40,
+          jobs: [job(7), job(8)],
+          runners: [],
+          repositories: ["octo/repo"],
+          requests: 0,
+        },
       }),
     );
     // The oldest is the one GitHub most likely handed it; one container is created, not two.
     expect(kinds(p.effects)).toEqual(["create:j0000008"]);
     // A view taken after the runner ended shows what really is queued.
     const q = plan(
-      input({ recentlyFinished: finished, github: { startedAt: 60, jobs: [job(7), job(8)], runners: [] } }),
+      input({
+        recentlyFinished: finished,
+        github: {
+          startedAt: 60,
+          jobs: [job(7), job(8)],
+          runners: [],
+          repositories: ["octo/repo"],
+          requests: 0,
+        },
+      }),
     );
     expect(kinds(q.effects)).toEqual(["create:j0000007", "create:j0000008"]);
     // So does one that saw what the runner was running.
@@ -219,6 +235,8 @@ describe("planner: creating containers", () => {
           startedAt: 40,
           jobs: [job(6, { status: "in_progress", runnerName: "host-j0000003" }), job(7), job(8)],
           runners: [],
+          repositories: ["octo/repo"],
+          requests: 0,
         },
       }),
     );
@@ -440,7 +458,15 @@ const arbSituation = fc
       config: { ...config, maxConcurrent: s.max },
       records,
       deregistrations: [],
-      github: s.githubFresh ? { startedAt: 0, jobs: [...uniqueJobs.values()], runners: [] } : null,
+      github: s.githubFresh
+        ? {
+            startedAt: 0,
+            jobs: [...uniqueJobs.values()],
+            runners: [],
+            repositories: ["octo/repo"],
+            requests: 0,
+          }
+        : null,
       backend,
       inFlight,
       recentlyFinished: new Map(),
