@@ -152,6 +152,9 @@ export function buildBackend(config: Config, log: Logger, clock: Clock): Backend
       return new NixosContainerBackend({
         log,
         clock,
+        // Ownership markers: only this instance's containers are listed, adopted or destroyed.
+        ownedDir: join(config.stateDir, "nixos-containers"),
+        legacyStateFile: join(config.stateDir, "state.json"),
         source:
           c.system !== undefined
             ? { kind: "system", path: c.system }

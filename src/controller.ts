@@ -56,6 +56,7 @@ export function coreConfigOf(config: Config, retry: RetryTiming = {}): CoreConfi
     poolMaxAgeMs: config.poolMaxAgeMs,
     runnerLabels: config.runnerLabels,
     runnerNamePrefix: config.runnerNamePrefix,
+    subnets: config.containerSubnets,
     scope:
       config.scope.kind === "repo"
         ? { kind: "repo", repository: config.scope.fullName }
@@ -254,7 +255,11 @@ export class Controller {
   }
 
   /** What polling looks at and spends (organization scope: the poll budget at work). */
-  polling(): { readonly repositories: number; readonly spentLastMinute: number; readonly neverPolled: number } {
+  polling(): {
+    readonly repositories: number;
+    readonly spentLastMinute: number;
+    readonly neverPolled: number;
+  } {
     const polls = this.#state.polls;
     const now = this.#deps.clock.now();
     let neverPolled = 0;

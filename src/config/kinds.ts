@@ -5,6 +5,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { normalizeLabels } from "../domain/labels.js";
+import { parseSubnetRange, type SubnetRange } from "../domain/subnets.js";
 import { showValue } from "./show-value.js";
 
 /** Why a value was refused and what to set instead. */
@@ -359,5 +360,16 @@ export const bindList: Kind<readonly BindMount[]> = {
       out.push(Object.freeze({ host: hostPath, container: inside }));
     }
     return Object.freeze(out);
+  },
+};
+
+/** A range of IPv4 /24 networks, `FIRST/24-LAST/24`, first to last inclusive. */
+export const subnetRange: Kind<SubnetRange> = {
+  values: "`A.B.C.0/24-D.E.F.0/24` (first ≤ last, both `/24`)",
+  parse(raw, dflt) {
+    const r = parseSubnetRange(raw);
+    return typeof r === "string"
+      ? new Problem(r, `give a range of /24 networks such as ${dflt ?? "10.10.0.0/24-10.10.63.0/24"}`)
+      : r;
   },
 };

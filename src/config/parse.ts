@@ -5,6 +5,7 @@
  */
 import { hostname as osHostname } from "node:os";
 import { ConfigError } from "../errors.js";
+import { formatSubnetRange, subnetCount } from "../domain/subnets.js";
 import { Problem, repository, type Kind } from "./kinds.js";
 import { CONFIG_SCHEMA } from "./schema.js";
 import { showValue } from "./show-value.js";
@@ -96,6 +97,13 @@ export function loadConfig(env: Env, host: HostFacts = currentHost()): Config {
     throw new ConfigError(
       `MIN_IDLE=${parsed.minIdle} is more than MAX_CONCURRENT=${parsed.maxConcurrent}: the pool's idle runners count against the limit`,
       `set MIN_IDLE to at most ${parsed.maxConcurrent}, or raise MAX_CONCURRENT`,
+    );
+  }
+  const subnets = subnetCount(parsed.containerSubnets);
+  if (parsed.maxConcurrent > subnets) {
+    throw new ConfigError(
+      `MAX_CONCURRENT=${parsed.maxConcurrent} is more than the ${subnets} /24 networks of CONTAINER_SUBNETS=${formatSubnetRange(parsed.containerSubnets)}: each container needs one`,
+      `set MAX_CONCURRENT to at most ${subnets}, or widen CONTAINER_SUBNETS`,
     );
   }
   const config: Config = {

@@ -30,6 +30,7 @@ import {
   repositoryNames,
   searchPath,
   seconds,
+  subnetRange,
 } from "./kinds.js";
 import type { HostFacts } from "./types.js";
 import { optional, variable } from "./variable.js";
@@ -98,6 +99,12 @@ export const CONFIG_SCHEMA = {
     default: "7",
     nix: "maxConcurrent",
     description: "Maximum number of job containers at once (each gets one of 100 `/24` subnets)",
+  }),
+  containerSubnets: variable("CONTAINER_SUBNETS", subnetRange, {
+    default: "192.168.100.0/24-192.168.199.0/24",
+    nix: "containerSubnets",
+    description:
+      "The `/24` networks job containers get, first to last inclusive (one each: host `.10`, container `.11`); at least `MAX_CONCURRENT` of them. Give each instance on a host a range of its own",
   }),
   minIdle: variable("MIN_IDLE", integer(0, 100), {
     default: "0",

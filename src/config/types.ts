@@ -1,4 +1,5 @@
 /** The shape of the daemon's configuration (what src/config/schema.ts parses the environment into). */
+import type { SubnetRange } from "../domain/subnets.js";
 
 export type BackendKind = "nixos-container" | "process" | "nspawn";
 export type RegistrationMode = "jit" | "token";
@@ -87,6 +88,8 @@ export interface Config {
   /** How to authenticate, checked: exactly one of GITHUB_TOKEN_FILE and GITHUB_APP_ID (+ key). */
   readonly credentials: CredentialsConfig;
   readonly maxConcurrent: number;
+  /** CONTAINER_SUBNETS: the /24 networks containers get (one each); holds at least maxConcurrent. */
+  readonly containerSubnets: SubnetRange;
   /** Webhook mode: on when secretFile is set. */
   readonly webhook: {
     readonly secretFile: string | undefined;

@@ -4,6 +4,7 @@
  * it, and it does so without I/O or clock reads.
  */
 import type { ContainerUsage } from "../ports.js";
+import type { SubnetRange } from "../domain/subnets.js";
 import type { PollSchedule } from "./poll-schedule.js";
 import type {
   BackendState,
@@ -25,6 +26,8 @@ export interface CoreConfig {
   readonly poolMaxAgeMs: number;
   readonly runnerLabels: readonly string[];
   readonly runnerNamePrefix: string;
+  /** CONTAINER_SUBNETS: the /24 networks new containers get (unset: the default range). */
+  readonly subnets?: SubnetRange;
   /** What is served: one repository, or repositories of an organization (deliveries for any other are ignored). */
   readonly scope: CoreScope;
   /** GITHUB_POLL_BUDGET: requests polling may spend in any minute (organization scope). */

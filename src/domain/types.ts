@@ -40,7 +40,7 @@ export interface ContainerRecord {
   readonly triggerJobId: number;
   /** The job this container is attributed to now: the job it runs when busy, else the queued job it is expected to take. */
   readonly jobId: number | null;
-  /** Subnet index, 100..199. */
+  /** Subnet: its /24 network number (src/domain/subnets.ts; below 256, a legacy 192.168.N.0/24). */
   readonly subnet: number;
   readonly phase: Phase;
   readonly createdAt: number;
