@@ -33,7 +33,9 @@ describe("the README's configuration table", () => {
       "| `MAX_CONCURRENT` | `7` | integer, 1 to 100 | Maximum number of job containers at once (each gets one of 100 `/24` subnets) |",
     );
     // Exactly one of GITHUB_REPO and GITHUB_ORG: neither is required on its own, the description says so.
-    expect(rows.find((r) => r.startsWith("| `GITHUB_REPO` |"))).toMatch(/^\| `GITHUB_REPO` \| — \|.*Exactly one of/);
+    expect(rows.find((r) => r.startsWith("| `GITHUB_REPO` |"))).toMatch(
+      /^\| `GITHUB_REPO` \| — \|.*Exactly one of/,
+    );
     expect(rows.find((r) => r.startsWith("| `RUNNER_COMMAND` |"))).toMatch(
       /^\| `RUNNER_COMMAND` \| required with `BACKEND=process` \|/,
     );

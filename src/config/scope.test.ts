@@ -89,6 +89,8 @@ describe("scope and credentials", () => {
     expect(problem({ ...org, GITHUB_APP_ID: "x" })).toMatch(
       /^GITHUB_APP_ID="?x"? is not a positive integer id/,
     );
-    expect(problem({ ...org, GITHUB_POLL_BUDGET: "5" })).toMatch(/^GITHUB_POLL_BUDGET="5" is out of range — use an integer from 10 to 5000/);
+    expect(problem({ ...org, GITHUB_POLL_BUDGET: "5" })).toMatch(
+      /^GITHUB_POLL_BUDGET="5" is out of range — use an integer from 10 to 5000/,
+    );
   });
 });
