@@ -6,11 +6,10 @@
 import type { Server } from "node:http";
 import { join } from "node:path";
 import { systemClock, type Clock } from "./clock.js";
-import type { Config } from "./config.js";
+import { scopeName, type Config } from "./config.js";
 import { Controller, type ControllerEvent, type RetryTiming } from "./controller.js";
 import { ConfigError, describeError } from "./errors.js";
-import { GitHubClient } from "./github/client.js";
-import { TokenFile } from "./github/token.js";
+import { connectGitHub } from "./github/connect.js";
 import { daemonHealth } from "./http/health.js";
 import { closeServer, createHttpServer, listen, type HealthReport } from "./http/server.js";
 import { createWebhookListener, type WebhookListener } from "./http/webhook-listener.js";
@@ -94,6 +93,20 @@ export interface StatusReport {
   readonly [key: string]: unknown;
 }
 
+/** /status's `org` part: the repositories polled and the budget at work. */
+function orgStatus(config: Config, controller: Controller): Record<string, unknown> {
+  const p = controller.polling();
+  const scope = config.scope;
+  return {
+    repositories: scope.kind === "org" && scope.repositories !== "all" ? scope.repositories : "*",
+    repositories_known: p.repositories,
+    repositories_never_polled: p.neverPolled,
+    runner_group: scope.kind === "org" ? scope.runnerGroup : null,
+    poll_budget_per_minute: config.pollBudget,
+    poll_requests_last_minute: p.spentLastMinute,
+  };
+}
+
 export function buildBackend(config: Config, log: Logger, clock: Clock): Backend {
   switch (config.backend) {
     case "process":
@@ -139,6 +152,9 @@ export function buildBackend(config: Config, log: Logger, clock: Clock): Backend
       return new NixosContainerBackend({
         log,
         clock,
+        // Ownership markers: only this instance's containers are listed, adopted or destroyed.
+        ownedDir: join(config.stateDir, "nixos-containers"),
+        legacyStateFile: join(config.stateDir, "state.json"),
         source:
           c.system !== undefined
             ? { kind: "system", path: c.system }
@@ -158,21 +174,15 @@ export function buildBackend(config: Config, log: Logger, clock: Clock): Backend
 export function buildApp(config: Config, overrides: AppOverrides = {}): App {
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
-  const token = new TokenFile(config.tokenFile, log);
-  const github =
-    overrides.github ??
-    new GitHubClient({
-      apiUrl: config.githubApiUrl,
-      owner: config.repo.owner,
-      repo: config.repo.name,
-      token,
-      log: log.child({ component: "github" }),
-      clock,
-      requestTimeoutMs: config.githubRequestTimeoutMs,
-      writeIntervalMs: config.githubWriteIntervalMs,
-      conditional: config.githubConditional,
-      ...(overrides.githubRetryBaseMs !== undefined ? { retryBaseMs: overrides.githubRetryBaseMs } : {}),
-    });
+  // The daemon's GitHub side as configured (tests may bring their own port instead).
+  const connection = overrides.github
+    ? null
+    : connectGitHub(config, {
+        log: log.child({ component: "github" }),
+        clock,
+        ...(overrides.githubRetryBaseMs !== undefined ? { retryBaseMs: overrides.githubRetryBaseMs } : {}),
+      });
+  const github = overrides.github ?? connection!.client;
   const backend = overrides.backend ?? buildBackend(config, log.child({ component: "backend" }), clock);
   const store = overrides.store ?? new FileStateStore(config.stateDir);
   // /metrics and the dashboard read the daemon when asked (after start) and hear its events.
@@ -236,7 +246,10 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
       job_timeout_seconds: config.jobTimeoutMs / 1000,
       startup_timeout_seconds: config.startupTimeoutMs / 1000,
       idle_timeout_seconds: config.idleTimeoutMs / 1000,
-      repo: config.repo.fullName,
+      repo: scopeName(config.scope),
+      scope: config.scope.kind,
+      ...(config.scope.kind === "org" ? { org: orgStatus(config, controller) } : {}),
+      auth: config.credentials.kind,
       labels: config.runnerLabels,
       runner_name_prefix: config.runnerNamePrefix,
       backend: config.backend,
@@ -305,7 +318,8 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     webhookUrl: () => webhookUrl,
     async start() {
       // Everything that can be checked is checked before anything starts.
-      token.get();
+      await connection?.credentials.check();
+      if (connection && config.scope.kind === "org") await connection.client.resolveRunnerGroup();
       checkRunnerCommand(config);
       if (!overrides.noLock) lock = await acquireLock(config.stateDir, "daemon");
       try {
@@ -329,7 +343,7 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
         }
         controller.start();
         log.info("runner-controller started", {
-          repo: config.repo.fullName,
+          [config.scope.kind === "repo" ? "repo" : "org"]: scopeName(config.scope),
           labels: config.runnerLabels.join(","),
           max: config.maxConcurrent,
           poll: `${config.pollIntervalMs / 1000}s`,

@@ -6,6 +6,7 @@
  */
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
+import { spentInWindow } from "./core/poll-schedule.js";
 import { decide, initialState, nextWakeAt } from "./core/decide.js";
 import {
   DEFAULT_RETRY,
@@ -55,7 +56,12 @@ export function coreConfigOf(config: Config, retry: RetryTiming = {}): CoreConfi
     poolMaxAgeMs: config.poolMaxAgeMs,
     runnerLabels: config.runnerLabels,
     runnerNamePrefix: config.runnerNamePrefix,
-    repository: config.repo.fullName,
+    subnets: config.containerSubnets,
+    scope:
+      config.scope.kind === "repo"
+        ? { kind: "repo", repository: config.scope.fullName }
+        : { kind: "org", org: config.scope.org, repositories: config.scope.repositories },
+    pollBudget: config.scope.kind === "repo" ? Number.POSITIVE_INFINITY : config.pollBudget,
     retry: { ...DEFAULT_RETRY, ...retry },
   };
 }
@@ -246,6 +252,19 @@ export class Controller {
 
   lastView(): GitHubView | null {
     return this.#state.github.view;
+  }
+
+  /** What polling looks at and spends (organization scope: the poll budget at work). */
+  polling(): {
+    readonly repositories: number;
+    readonly spentLastMinute: number;
+    readonly neverPolled: number;
+  } {
+    const polls = this.#state.polls;
+    const now = this.#deps.clock.now();
+    let neverPolled = 0;
+    for (const r of polls.repos.values()) if (r.polledAt === null) neverPolled++;
+    return { repositories: polls.repos.size, spentLastMinute: spentInWindow(polls, now), neverPolled };
   }
 
   lastObserveError(): Problem | null {

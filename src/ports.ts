@@ -5,6 +5,24 @@ import type { BackendKind } from "./config.js";
 import type { Subnet } from "./domain/subnets.js";
 import type { BackendState, GitHubView, ObservedRunner } from "./domain/types.js";
 
+/** Where runners are registered and jobs are looked for: one repository, or an organization. */
+export type GitHubScope =
+  | { readonly kind: "repo"; readonly owner: string; readonly repo: string }
+  | { readonly kind: "org"; readonly org: string };
+
+/** What authenticates requests to GitHub: a token file, or a GitHub App's installation tokens. */
+export interface TokenSource {
+  /** The token to send now (an installation token is refreshed before it expires). */
+  get(): Promise<string>;
+  /**
+   * The last token was refused (401): forget it so the next get() fetches a new one. `token`: the
+   * refused one — a token already replaced (another request saw the 401 first) is not refetched.
+   */
+  invalidate?(token?: string): void;
+  /** "token" | "app" — for /health and logs. */
+  readonly kind: "token" | "app";
+}
+
 export type DeleteOutcome = "deleted" | "gone" | "busy";
 
 export interface GitHubHealth {
@@ -29,8 +47,17 @@ export interface GitHubStats {
 }
 
 export interface GitHubPort {
-  /** Queued and running jobs of every run that can hold a queued job, plus our runners. */
-  observe(): Promise<GitHubView>;
+  /**
+   * Queued and running jobs of every run that can hold a queued job in `repos` (`owner/name`; in
+   * repository scope always exactly the one repository), plus the scope's runners.
+   */
+  observe(repos: readonly string[]): Promise<GitHubView>;
+  /**
+   * Organization scope: every repository of the organization (`owner/name`), a conditional
+   * listing. Repository scope: [owner/repo], no request.
+   */
+  listRepositories(): Promise<{ repositories: string[]; requests: number }>;
+  /** The scope's runner registrations (the repository's or the organization's). */
   listRunners(): Promise<ObservedRunner[]>;
   /** Register a JIT runner; returns its id and the single-use config (a secret). */
   createJitRunner(

@@ -48,11 +48,15 @@ import {
   ContainerCommandError,
   hintFor,
   IPV4_RE,
+  notOurs,
   timeoutsFor,
   type NixosContainerBackendOptions,
   type NixosTimeouts,
 } from "./nixos/options.js";
 import { findLeftovers, teardownContainer } from "./nixos/teardown.js";
+import { Ownership } from "./nixos/ownership.js";
+import { PerName } from "./nixos/per-name.js";
+import { stateUnwritable } from "../util/fs-errors.js";
 import { cancelledError, createArgs, limitProperties } from "./nixos/commands.js";
 
 export {
@@ -71,13 +75,14 @@ export class NixosContainerBackend implements Backend {
   readonly #env: Record<string, string>;
   readonly #log: Logger;
   readonly #flags: readonly string[];
+  readonly #owned: Ownership;
   readonly #listeners: ((name: string) => void)[] = [];
   /** Containers believed running; polled for having stopped. */
   readonly #watched = new Set<string>();
   /** The last look at each running container's cgroup (gone from the host once it stops). */
   readonly #used = new Map<string, ContainerUsage>();
   /** Per-name serialisation of create and destroy. */
-  readonly #busy = new Map<string, Promise<unknown>>();
+  readonly #busy = new PerName();
   /** The loop that polls watched containers while there are any; null when none runs. */
   #watch: { readonly stop: AbortController; done: Promise<void> } | null = null;
   #closed = false;
@@ -93,6 +98,7 @@ export class NixosContainerBackend implements Backend {
       ...(opts.nixPath ? { NIX_PATH: opts.nixPath } : {}),
     });
     this.#log = opts.log;
+    this.#owned = new Ownership(opts.ownedDir, opts.legacyStateFile);
   }
 
   // ── helpers ──────────────────────────────────────────────────────────────
@@ -127,21 +133,6 @@ export class NixosContainerBackend implements Backend {
       `${what}${why ? `: ${why}` : ""} (${describeFailure(r)})`,
       hintFor(kind, name, this.#options.source),
     );
-  }
-
-  async #exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.#busy.get(name) ?? Promise.resolve();
-    const mine = before.then(fn, fn);
-    const settled = mine.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#busy.set(name, settled);
-    try {
-      return await mine;
-    } finally {
-      if (this.#busy.get(name) === settled) this.#busy.delete(name);
-    }
   }
 
   #notify(name: string): void {
@@ -196,13 +187,16 @@ export class NixosContainerBackend implements Backend {
       }
     }
     if (signal.aborted) throw cancelledError(signal, name);
-    await this.#exclusive(name, () => this.#create(name, spec, signal));
+    await this.#busy.run(name, () => this.#create(name, spec, signal));
   }
 
   async #create(name: string, spec: CreateSpec, signal: AbortSignal): Promise<void> {
     const log = this.#log.child({ container: name });
     await this.#clearLeftovers(name, log);
     if (signal.aborted) throw cancelledError(signal, name);
+    await this.#owned.claim(name).catch((e: unknown) => {
+      throw stateUnwritable(`cannot mark ${name} as this controller's in ${this.#owned.dir}`, e);
+    });
     const abortCheck = (): void => {
       if (signal.aborted) throw cancelledError(signal, name);
     };
@@ -242,7 +236,9 @@ export class NixosContainerBackend implements Backend {
       log.info("container running", { subnet: spec.subnet.cidr });
     } catch (e) {
       // A name someone else created meanwhile is not ours to remove.
-      if (!(e instanceof ContainerCommandError && e.failure === "already-exists")) {
+      if (e instanceof ContainerCommandError && e.failure === "already-exists") {
+        await this.#owned.release(name).catch(() => undefined);
+      } else {
         try {
           await this.#teardown(name, log);
         } catch (te) {
@@ -255,10 +251,14 @@ export class NixosContainerBackend implements Backend {
     }
   }
 
-  /** Anything of an earlier container of this name (a crash mid-way) is removed before reuse. */
+  /**
+   * Anything of an earlier container of this name (a crash mid-way) is removed before reuse — if
+   * it is ours. Somebody else's (another instance's, the host's) is left alone: the create fails.
+   */
   async #clearLeftovers(name: string, log: Logger): Promise<void> {
     const left = await findLeftovers(this.#paths, name);
     if (left === null) return;
+    if (!(await this.#owned.owns(name))) throw notOurs(name, left, this.#owned.dir);
     log.warn("found leftovers of an earlier container of this name; removing them first", { path: left });
     await this.#teardown(name, log);
   }
@@ -266,7 +266,7 @@ export class NixosContainerBackend implements Backend {
   // ── list and completion ──────────────────────────────────────────────────
 
   async list(): Promise<Map<string, BackendState>> {
-    const names = await listContainerConfs(this.#paths.confDir);
+    const names = await this.#owned.ours(await listContainerConfs(this.#paths.confDir));
     const states = await this.#unitStates(names);
     const out = new Map<string, BackendState>();
     for (const name of names) out.set(name, isRunningState(states.get(name)) ? "running" : "stopped");
@@ -361,9 +361,12 @@ export class NixosContainerBackend implements Backend {
 
   // ── destroy ──────────────────────────────────────────────────────────────
 
+  /** Tear down our container `name`; one without our marker is not ours (or already gone): nothing to do. */
   async destroy(name: string): Promise<void> {
     checkContainerName(name);
-    await this.#exclusive(name, () => this.#teardown(name, this.#log.child({ container: name })));
+    await this.#busy.run(name, async () => {
+      if (await this.#owned.owns(name)) await this.#teardown(name, this.#log.child({ container: name }));
+    });
   }
 
   async #teardown(name: string, log: Logger): Promise<void> {
@@ -381,6 +384,7 @@ export class NixosContainerBackend implements Backend {
         name,
         log,
       );
+      await this.#owned.release(name);
     } finally {
       this.#used.delete(name);
     }

@@ -30,7 +30,7 @@ import { describeFsError, stateUnwritable } from "../util/fs-errors.js";
 import type { Redactor } from "../util/redact.js";
 import { launchCommand, type Limits } from "./nspawn/command.js";
 import { prepareContainerDir } from "./nspawn/files.js";
-import { configureVeth, removeVeth } from "./nspawn/network.js";
+import { configureVeth, removeVeth, vethExists } from "./nspawn/network.js";
 import {
   containerInit,
   isRunning,
@@ -143,6 +143,15 @@ export class NspawnBackend implements Backend {
 
   async create(spec: CreateSpec, signal: AbortSignal): Promise<void> {
     const dir = this.#dir(spec.name);
+    // Container names are host-wide (the machine, its ve-NAME link): one of that name we have no
+    // directory for is another instance's, and nothing of it (its link above all) is touched.
+    if (this.#options.nspawn.network === "veth" && vethExists(spec.name) && !existsSync(dir)) {
+      throw new ControllerError(
+        "RC_BACKEND_FAILED",
+        `a container named ${spec.name} runs on this host and is not this controller's (its link ve-${spec.name} exists)`,
+        { hint: `it belongs to another runner-controller instance; this one has no directory ${dir} for it` },
+      );
+    }
     this.#metaFiles.forget(spec.name);
     signal.throwIfAborted();
     try {

@@ -17,7 +17,8 @@ import { buildApp } from "../app.js";
 import type { Config } from "../config.js";
 import type { CleanupReport } from "../controller.js";
 import { isControllerError } from "../errors.js";
-import { TokenFile } from "../github/token.js";
+import { systemClock } from "../clock.js";
+import { credentialsOf } from "../github/connect.js";
 import { controlSocketPath } from "../http/control.js";
 import type { Logger } from "../log.js";
 import { acquireLock } from "../state/lock.js";
@@ -78,7 +79,7 @@ export async function cleanupAll(
   try {
     // A socket file nobody listens on is a leftover of a daemon that died; only a lock holder serves it.
     await unlink(socket).catch(() => {});
-    new TokenFile(config.tokenFile).get(); // readable before anything is destroyed
+    await credentialsOf(config, { log, clock: systemClock }).check(); // usable before anything is destroyed
     const app = buildApp(config, { log, noLock: true });
     await app.controller.load();
     let outcome: CleanupReport;

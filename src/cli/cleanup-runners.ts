@@ -14,7 +14,7 @@
  */
 import { buildBackend } from "../app.js";
 import { systemClock } from "../clock.js";
-import type { Config } from "../config.js";
+import { scopeName, type Config } from "../config.js";
 import { ConfigError, describeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { runnerNameFor, runnerNameMatcher } from "../domain/naming.js";
@@ -42,11 +42,11 @@ async function liveContainers(config: Config, log: Logger): Promise<Live | { rea
   if (daemon?.reachable) {
     const reported = daemon.status as Record<string, unknown>;
     if (
-      reported["repo"] !== config.repo.fullName ||
+      reported["repo"] !== scopeName(config.scope) ||
       reported["runner_name_prefix"] !== config.runnerNamePrefix
     ) {
       throw new ConfigError(
-        `the daemon at ${url} serves ${String(reported["repo"])} with prefix ${String(reported["runner_name_prefix"])}, not ${config.repo.fullName} with prefix ${config.runnerNamePrefix}`,
+        `the daemon at ${url} serves ${String(reported["repo"])} with prefix ${String(reported["runner_name_prefix"])}, not ${scopeName(config.scope)} with prefix ${config.runnerNamePrefix}`,
         "run with the daemon's own environment (HTTP_PORT, GITHUB_REPO, RUNNER_NAME_PREFIX), e.g. --env-file",
       );
     }
@@ -86,14 +86,14 @@ export async function cleanupRunners(
   log: Logger,
 ): Promise<number> {
   const out = io.out;
-  const github = githubClient(config, log);
+  const github = await githubClient(config, log);
   const ours = runnerNameMatcher(config.runnerNamePrefix);
   let all;
   try {
     all = await github.listRunners();
   } catch (e) {
     io.err(
-      `${io.program}: cannot list the runners of ${config.repo.fullName}: ${describeError(e)}; nothing was removed`,
+      `${io.program}: cannot list the runners of ${scopeName(config.scope)}: ${describeError(e)}; nothing was removed`,
     );
     return 1;
   }
@@ -104,7 +104,7 @@ export async function cleanupRunners(
   }
   const verb = opts.dryRun ? "would remove" : "removed";
   out(
-    `${opts.dryRun ? "dry run: " : ""}runners of ${config.repo.fullName}; ours are named ${config.runnerNamePrefix}-jNNNNNNN; live containers from ${live.source}`,
+    `${opts.dryRun ? "dry run: " : ""}runners of ${scopeName(config.scope)}; ours are named ${config.runnerNamePrefix}-jNNNNNNN; live containers from ${live.source}`,
   );
 
   let removed = 0;

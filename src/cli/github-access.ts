@@ -1,23 +1,19 @@
-/** The GitHub client the operator commands use: the daemon's adapter, on the same token file. */
+/** The GitHub client the operator commands use: the daemon's adapter, with the same credentials. */
 import { systemClock } from "../clock.js";
 import type { GitHubSettings } from "../config.js";
-import { GitHubClient } from "../github/client.js";
-import { TokenFile } from "../github/token.js";
+import type { GitHubClient } from "../github/client.js";
+import { connectGitHub } from "../github/connect.js";
 import type { Logger } from "../log.js";
 
-/** Throws RC_TOKEN_UNREADABLE (naming the file, never its contents) when the token cannot be read. */
-export function githubClient(s: GitHubSettings, log: Logger): GitHubClient {
-  const token = new TokenFile(s.tokenFile, log);
-  token.get();
-  return new GitHubClient({
-    apiUrl: s.githubApiUrl,
-    owner: s.repo.owner,
-    repo: s.repo.name,
-    token,
-    log,
-    clock: systemClock,
-    requestTimeoutMs: s.githubRequestTimeoutMs,
-    writeIntervalMs: s.githubWriteIntervalMs,
-    conditional: false,
-  });
+/**
+ * Rejects with RC_TOKEN_UNREADABLE (naming the file, never its contents), or for an App with
+ * RC_APP_KEY_INVALID / RC_APP_NOT_INSTALLED, when the credentials cannot be used.
+ */
+export async function githubClient(s: GitHubSettings, log: Logger): Promise<GitHubClient> {
+  const { client, credentials } = connectGitHub(
+    { ...s, githubConditional: false },
+    { log, clock: systemClock },
+  );
+  await credentials.check();
+  return client;
 }

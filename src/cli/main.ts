@@ -23,10 +23,15 @@ Usage:
                                        run a self-contained demo on the embedded GitHub simulator
                                        (--pool N: with a warm pool of N idle runners)
   runner-controller simulate [--host H] [--port P] [--repo OWNER/REPO] [--token T]
-                             [--advertise-host A] [--webhook URL --webhook-secret-file F]
+                             [--advertise-host A] [--webhook URL --webhook-secret-file F] [--org-webhooks]
+                             [--repos N] [--app-key-file F [--app-id ID] [--installation-token-ttl S]]
                                        run the GitHub simulator on its own (default 127.0.0.1:8090);
                                        runners are told A (default H; loopback for 0.0.0.0 or ::);
                                        --webhook (repeatable) sends signed workflow_job webhooks to URL
+                                       (--org-webhooks: as an organization hook, every repository's jobs);
+                                       --repos N adds repositories repo-1 … repo-N to the owner;
+                                       --app-key-file F enables a GitHub App and writes its private
+                                       key to F (mode 600); installation tokens last S seconds (3600)
 
 Operator commands (each also installed under its own name; --help for details):
   runner-controller status [--json]          = runner-status: the daemon's status and GitHub's runners
@@ -242,7 +247,18 @@ async function main(argv: string[]): Promise<number> {
       for (const u of webhookUrls)
         if (!/^https?:\/\/[^\s]+$/.test(u)) throw new UsageError(`--webhook ${u} is not an http(s) URL`);
       const advertiseHost = flag(args, "--advertise-host", "") || undefined;
+      const orgWebhooks = args.includes("--org-webhooks");
+      if (orgWebhooks) args.splice(args.indexOf("--org-webhooks"), 1);
+      const reposRaw = flag(args, "--repos", "0");
+      const appKeyFile = flag(args, "--app-key-file", "");
+      const appIdRaw = flag(args, "--app-id", "1");
+      const ttlRaw = flag(args, "--installation-token-ttl", "3600");
       if (args.length) throw new UsageError(`unknown argument ${args[0]}`);
+      if (!/^[0-9]+$/.test(reposRaw) || Number(reposRaw) > 100_000)
+        throw new UsageError(`--repos ${reposRaw}: a whole number of repositories up to 100000`);
+      if (!/^[1-9][0-9]*$/.test(appIdRaw)) throw new UsageError(`--app-id ${appIdRaw} is not an App id`);
+      if (!/^[1-9][0-9]*$/.test(ttlRaw))
+        throw new UsageError(`--installation-token-ttl ${ttlRaw}: a whole number of seconds`);
       const port = Number(portRaw);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError(`--port ${portRaw} is not a port number`);
@@ -255,6 +271,17 @@ async function main(argv: string[]): Promise<number> {
           token,
           webhookUrls,
           webhookSecretFile,
+          orgWebhooks,
+          extraRepositories: Number(reposRaw),
+          ...(appKeyFile
+            ? {
+                app: {
+                  keyFile: appKeyFile,
+                  id: Number(appIdRaw),
+                  installationTokenTtlMs: Number(ttlRaw) * 1000,
+                },
+              }
+            : {}),
           ...(advertiseHost ? { advertiseHost } : {}),
         },
         out,
@@ -276,6 +303,14 @@ async function main(argv: string[]): Promise<number> {
  * secrets they learn there (see util/redact.ts).
  */
 const redactor = processRedactor;
+const START_BLOCKERS: ReadonlySet<string> = new Set([
+  "RC_CONFIG_INVALID",
+  "RC_TOKEN_UNREADABLE",
+  "RC_STATE_LOCKED",
+  "RC_APP_KEY_INVALID",
+  "RC_APP_NOT_INSTALLED",
+  "RC_RUNNER_GROUP_MISSING",
+]);
 /** stdout/stderr; `program` is the name it was started as: runner-controller, runner-status & co. */
 const io = processIo(redactor);
 const program = io.program;
@@ -287,9 +322,8 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`${program}: ${e.message}\n${e.showUsage ? `\n${USAGE}` : ""}`);
       process.exit(2);
     }
-    const config =
-      isControllerError(e) &&
-      (e.code === "RC_CONFIG_INVALID" || e.code === "RC_TOKEN_UNREADABLE" || e.code === "RC_STATE_LOCKED");
+    // What the operator must fix before a start can work: exit 2.
+    const config = isControllerError(e) && START_BLOCKERS.has(e.code);
     io.err(`${program}: ${describeError(e)}`);
     process.exit(config ? 2 : 1);
   },

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { startSimulator } from "../sim/server.js";
 import { attachSimWebhooks } from "../sim/webhooks/deliverer.js";
 
@@ -12,6 +12,12 @@ export interface SimulateOptions {
   readonly webhookSecretFile?: string;
   /** The address runners are told (default: the listening address, loopback for a wildcard). */
   readonly advertiseHost?: string;
+  /** Webhooks as an organization hook: every repository's jobs (default: the --repo repository's). */
+  readonly orgWebhooks?: boolean;
+  /** Repositories repo-1 … repo-N besides --repo. */
+  readonly extraRepositories?: number;
+  /** A GitHub App; its private key is written to `keyFile` (mode 600). */
+  readonly app?: { readonly keyFile: string; readonly id: number; readonly installationTokenTtlMs: number };
 }
 
 /** `runner-controller simulate`: the GitHub simulator on its own, until interrupted. */
@@ -38,13 +44,31 @@ export async function simulate(opts: SimulateOptions, out: (l: string) => void):
     repo: repo!,
     tokens: [opts.token],
     ...(opts.advertiseHost ? { advertiseHost: opts.advertiseHost } : {}),
+    ...(opts.app
+      ? { app: { id: opts.app.id, installationTokenTtlMs: opts.app.installationTokenTtlMs } }
+      : {}),
   });
+  sim.addRepositories(opts.extraRepositories ?? 0);
   out(`GitHub simulator for ${sim.fullName} listening on ${sim.listenUrl}`);
+  if (sim.model.repositories.size > 1)
+    out(`  repositories       ${sim.model.repositories.size} in ${sim.owner} (GET /orgs/${sim.owner}/repos)`);
+  if (opts.app && sim.app) {
+    writeFileSync(opts.app.keyFile, sim.app.privateKeyPem, { mode: 0o600 });
+    chmodSync(opts.app.keyFile, 0o600);
+    out(
+      `  GitHub App         GITHUB_APP_ID=${sim.app.id} GITHUB_APP_PRIVATE_KEY_FILE=${opts.app.keyFile} (installation ${sim.app.installationId})`,
+    );
+  }
   if (sim.url !== sim.listenUrl)
     out(`  advertised as      ${sim.url} (in JIT configs and links; --advertise-host to change)`);
   const webhooks = attachSimWebhooks(sim.model, {
     ref: { owner: sim.owner, repo: sim.repo, baseUrl: sim.url },
-    targets: webhookUrls.map((url) => ({ url, secretFile })),
+    ...(sim.app ? { installationId: sim.app.installationId } : {}),
+    targets: webhookUrls.map((url) => ({
+      url,
+      secretFile,
+      ...(opts.orgWebhooks ? { scope: "organization" as const } : {}),
+    })),
   });
   for (const url of webhookUrls)
     out(`  webhooks           workflow_job deliveries to ${url}, signed with ${secretFile}`);

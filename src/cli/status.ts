@@ -8,7 +8,7 @@
  */
 import { existsSync } from "node:fs";
 import type { StatusReport } from "../app.js";
-import type { StatusSettings } from "../config.js";
+import { scopeName, type StatusSettings } from "../config.js";
 import { isPoolContainerName, runnerNameMatcher } from "../domain/naming.js";
 import { containerState } from "../http/pool-report.js";
 import { describeError } from "../errors.js";
@@ -102,10 +102,10 @@ async function githubSide(
 ): Promise<GitHubSide> {
   if ("missing" in settings.github) return { configured: false, reason: settings.github.missing };
   const access = settings.github;
-  const base = { configured: true as const, repo: access.repo.fullName, prefix: access.runnerNamePrefix };
+  const base = { configured: true as const, repo: scopeName(access.scope), prefix: access.runnerNamePrefix };
   try {
     const ours = runnerNameMatcher(access.runnerNamePrefix);
-    const runners = (await githubClient(access, log).listRunners())
+    const runners = (await (await githubClient(access, log)).listRunners())
       .filter((r) => ours(r.name) !== null)
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((r) => ({
@@ -183,7 +183,13 @@ function printDaemon(daemon: DaemonStatus, out: (l: string) => void): void {
   const extra = report as Record<string, unknown>;
   const healthy = extra["healthy"] !== false;
   const up = typeof extra["uptime_seconds"] === "number" ? `, up ${duration(extra["uptime_seconds"])}` : "";
-  const repo = typeof extra["repo"] === "string" ? `, serving ${extra["repo"]}` : "";
+  const org = extra["org"] as { repositories_known?: number; poll_budget_per_minute?: number } | undefined;
+  const repo =
+    typeof extra["repo"] !== "string"
+      ? ""
+      : extra["scope"] === "org"
+        ? `, serving the organization ${extra["repo"]} (${org?.repositories_known ?? "?"} repositories, ${extra["auth"] === "app" ? "as a GitHub App" : "with a token"})`
+        : `, serving ${extra["repo"]}`;
   out(
     `daemon      ${daemon.url}  running, ${healthy ? "healthy" : "UNHEALTHY (see GET /health)"}${up}${repo}`,
   );

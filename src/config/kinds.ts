@@ -5,6 +5,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { normalizeLabels } from "../domain/labels.js";
+import { parseSubnetRange, type SubnetRange } from "../domain/subnets.js";
 import { showValue } from "./show-value.js";
 
 /** Why a value was refused and what to set instead. */
@@ -118,6 +119,64 @@ export const repository: Kind<{ readonly owner: string; readonly name: string; r
       return Object.freeze({ owner, name, fullName: `${owner}/${name}` });
     },
   };
+
+/** A GitHub organization (or user) login. */
+export const organization: Kind<string> = {
+  values: "organization login",
+  parse(raw) {
+    const s = raw.trim();
+    if (!OWNER_RE.test(s)) {
+      return new Problem(
+        "is not an organization login",
+        "set it like GITHUB_ORG=octo-org (no slash, no URL)",
+      );
+    }
+    return s;
+  },
+};
+
+/** GITHUB_REPOS: repository names of the organization (no owner), or `*` for every one. */
+export const repositoryNames: Kind<readonly string[] | "all"> = {
+  values: "comma-separated repository names, or `*` (every repository of the organization)",
+  parse(raw) {
+    const s = raw.trim();
+    if (s === "*") return "all";
+    const names = s.split(",").map((n) => n.trim());
+    const bad = names.find((n) => !REPO_RE.test(n) || n === "." || n === "..");
+    if (bad !== undefined) {
+      return new Problem(
+        `holds ${showValue(bad)}, which is not a repository name`,
+        "list repository names of the organization without the owner, e.g. GITHUB_REPOS=api,web, or * for all",
+      );
+    }
+    return Object.freeze([...new Set(names)]);
+  },
+};
+
+/** A name as GitHub shows it (a runner group), any characters but control characters. */
+export const displayName: Kind<string> = {
+  values: "name",
+  parse(raw) {
+    const s = raw.trim();
+    if (!s || s.length > 200 || [...s].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) {
+      return new Problem("is not a usable name", "give the name as GitHub shows it, e.g. Default");
+    }
+    return s;
+  },
+};
+
+/** A positive decimal id (a GitHub App's or installation's). */
+export const numericId: Kind<number> = {
+  values: "positive integer",
+  parse(raw) {
+    const s = raw.trim();
+    const n = Number(s);
+    if (!/^[0-9]{1,15}$/.test(s) || !Number.isSafeInteger(n) || n < 1) {
+      return new Problem("is not a positive integer id", "copy the number from the App's settings page");
+    }
+    return n;
+  },
+};
 
 /** A file system path; a relative one is taken from the working directory. */
 export const filePath: Kind<string> = {
@@ -301,5 +360,16 @@ export const bindList: Kind<readonly BindMount[]> = {
       out.push(Object.freeze({ host: hostPath, container: inside }));
     }
     return Object.freeze(out);
+  },
+};
+
+/** A range of IPv4 /24 networks, `FIRST/24-LAST/24`, first to last inclusive. */
+export const subnetRange: Kind<SubnetRange> = {
+  values: "`A.B.C.0/24-D.E.F.0/24` (first ≤ last, both `/24`)",
+  parse(raw, dflt) {
+    const r = parseSubnetRange(raw);
+    return typeof r === "string"
+      ? new Problem(r, `give a range of /24 networks such as ${dflt ?? "10.10.0.0/24-10.10.63.0/24"}`)
+      : r;
   },
 };

@@ -5,10 +5,19 @@
  */
 import { hostname as osHostname } from "node:os";
 import { ConfigError } from "../errors.js";
-import { Problem, type Kind } from "./kinds.js";
+import { formatSubnetRange, subnetCount } from "../domain/subnets.js";
+import { Problem, repository, type Kind } from "./kinds.js";
 import { CONFIG_SCHEMA } from "./schema.js";
 import { showValue } from "./show-value.js";
-import type { Config, Env, HostFacts, StatusSettings } from "./types.js";
+import type {
+  Config,
+  CredentialsConfig,
+  Env,
+  HostFacts,
+  RepositoryName,
+  ScopeConfig,
+  StatusSettings,
+} from "./types.js";
 import { isVariable, variablesOf, type Parsed, type Schema, type Variable } from "./variable.js";
 
 /** Parse `raw` as `kind`, or throw a ConfigError naming `name` (a variable or an option). */
@@ -90,13 +99,76 @@ export function loadConfig(env: Env, host: HostFacts = currentHost()): Config {
       `set MIN_IDLE to at most ${parsed.maxConcurrent}, or raise MAX_CONCURRENT`,
     );
   }
-  const config: Config = { ...parsed, hostname: host.hostname };
+  const subnets = subnetCount(parsed.containerSubnets);
+  if (parsed.maxConcurrent > subnets) {
+    throw new ConfigError(
+      `MAX_CONCURRENT=${parsed.maxConcurrent} is more than the ${subnets} /24 networks of CONTAINER_SUBNETS=${formatSubnetRange(parsed.containerSubnets)}: each container needs one`,
+      `set MAX_CONCURRENT to at most ${subnets}, or widen CONTAINER_SUBNETS`,
+    );
+  }
+  const config: Config = {
+    ...parsed,
+    scope: scopeOf(parsed),
+    credentials: credentialsOf(parsed),
+    hostname: host.hostname,
+  };
   return Object.freeze(config);
 }
 
+type ParsedConfig = Parsed<typeof CONFIG_SCHEMA>;
+
+/** Exactly one of GITHUB_REPO and GITHUB_ORG; the organization's settings only with GITHUB_ORG. */
+function scopeOf(p: ParsedConfig): ScopeConfig {
+  if (p.repo !== undefined && p.org !== undefined) {
+    throw new ConfigError(
+      `GITHUB_REPO=${p.repo.fullName} and GITHUB_ORG=${p.org} are both set`,
+      "set GITHUB_REPO for one repository's runners, or GITHUB_ORG (with GITHUB_REPOS) for organization runners — not both",
+    );
+  }
+  if (p.org !== undefined) {
+    return Object.freeze({ kind: "org", org: p.org, repositories: p.repos, runnerGroup: p.runnerGroup });
+  }
+  if (p.repo === undefined) {
+    throw new ConfigError(
+      "GITHUB_REPO is not set, nor GITHUB_ORG",
+      "set GITHUB_REPO to the repository to serve, e.g. GITHUB_REPO=octo-org/octo-repo, or GITHUB_ORG=octo-org for organization runners",
+    );
+  }
+  return Object.freeze({ kind: "repo", ...p.repo });
+}
+
+/** Exactly one of GITHUB_TOKEN_FILE and a GitHub App (GITHUB_APP_ID with GITHUB_APP_PRIVATE_KEY_FILE). */
+function credentialsOf(p: ParsedConfig): CredentialsConfig {
+  const { id, privateKeyFile, installationId } = p.app;
+  const app = id !== undefined || privateKeyFile !== undefined || installationId !== undefined;
+  if (p.tokenFile !== undefined && app) {
+    throw new ConfigError(
+      "GITHUB_TOKEN_FILE and GITHUB_APP_* are both set",
+      "authenticate with a token (GITHUB_TOKEN_FILE) or as a GitHub App (GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_FILE), not both",
+    );
+  }
+  if (!app) {
+    if (p.tokenFile === undefined) {
+      throw new ConfigError(
+        "GITHUB_TOKEN_FILE is not set, nor GITHUB_APP_ID",
+        "point GITHUB_TOKEN_FILE at a file holding a GitHub token with admin rights on the repository, e.g. /run/secrets/github-runner/token, or set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_FILE",
+      );
+    }
+    return Object.freeze({ kind: "token", tokenFile: p.tokenFile });
+  }
+  if (id === undefined || privateKeyFile === undefined) {
+    const missing = id === undefined ? "GITHUB_APP_ID" : "GITHUB_APP_PRIVATE_KEY_FILE";
+    throw new ConfigError(
+      `${missing} is not set but ${id === undefined ? "GITHUB_APP_PRIVATE_KEY_FILE" : "GITHUB_APP_ID"} is`,
+      "a GitHub App needs both its id (GITHUB_APP_ID) and its private key file (GITHUB_APP_PRIVATE_KEY_FILE)",
+    );
+  }
+  return Object.freeze({ kind: "app", appId: id, privateKeyFile, installationId });
+}
+
 /** A repository given some other way (e.g. `--repo`), checked like GITHUB_REPO. */
-export function parseRepo(raw: string, name = "GITHUB_REPO"): Config["repo"] {
-  return parseValue(name, CONFIG_SCHEMA.repo.kind, raw);
+export function parseRepo(raw: string, name = "GITHUB_REPO"): RepositoryName {
+  return parseValue(name, repository, raw);
 }
 
 /** What `runner-controller status` needs (see StatusSettings). */
@@ -104,18 +176,21 @@ export function loadStatusSettings(env: Env): StatusSettings {
   const httpHost = readVariable(CONFIG_SCHEMA.httpHost, env);
   const httpPort = readVariable(CONFIG_SCHEMA.httpPort, env);
   const stateDir = readVariable(CONFIG_SCHEMA.stateDir, env);
-  const unset = [CONFIG_SCHEMA.repo.name, CONFIG_SCHEMA.tokenFile.name].filter(
-    (name) => (env[name] ?? "").trim() === "",
-  );
+  const unsetScope = ["GITHUB_REPO", "GITHUB_ORG"].every((name) => (env[name] ?? "").trim() === "");
+  const unsetAuth = ["GITHUB_TOKEN_FILE", "GITHUB_APP_ID"].every((name) => (env[name] ?? "").trim() === "");
   let github: StatusSettings["github"];
-  if (unset.length > 0) {
-    github = { missing: `${unset.join(" and ")} ${unset.length > 1 ? "are" : "is"} not set` };
+  if (unsetScope || unsetAuth) {
+    const missing = [
+      ...(unsetScope ? ["GITHUB_REPO (or GITHUB_ORG)"] : []),
+      ...(unsetAuth ? ["GITHUB_TOKEN_FILE (or GITHUB_APP_ID)"] : []),
+    ];
+    github = { missing: `${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not set` };
   } else {
     // The full parser checks the GitHub-related variables exactly as the daemon does.
     const c = loadConfig({ ...env, BACKEND: "process", RUNNER_COMMAND: "/bin/true" });
     github = {
-      repo: c.repo,
-      tokenFile: c.tokenFile,
+      scope: c.scope,
+      credentials: c.credentials,
       githubApiUrl: c.githubApiUrl,
       runnerNamePrefix: c.runnerNamePrefix,
       githubRequestTimeoutMs: c.githubRequestTimeoutMs,

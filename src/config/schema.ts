@@ -12,6 +12,7 @@
 import {
   apiUrl,
   bindList,
+  displayName,
   executable,
   filePath,
   flag,
@@ -22,10 +23,14 @@ import {
   namePrefix,
   nixPath,
   nspawnFlags,
+  numericId,
   oneOf,
+  organization,
   repository,
+  repositoryNames,
   searchPath,
   seconds,
+  subnetRange,
 } from "./kinds.js";
 import type { HostFacts } from "./types.js";
 import { optional, variable } from "./variable.js";
@@ -41,22 +46,65 @@ export function prefixFromHostname(host: HostFacts): string {
 }
 
 export const CONFIG_SCHEMA = {
-  repo: variable("GITHUB_REPO", repository, {
-    required: "set it to the repository to serve, e.g. GITHUB_REPO=octo-org/octo-repo",
+  repo: optional("GITHUB_REPO", repository, {
     nix: "repo",
-    description: "Repository to serve",
+    description: "Repository to serve (repository runners). Exactly one of `GITHUB_REPO` and `GITHUB_ORG`",
   }),
-  tokenFile: variable("GITHUB_TOKEN_FILE", filePath, {
-    required:
-      "point it at a file holding a GitHub token with admin rights on the repository, e.g. /run/secrets/github-runner/token",
+  org: optional("GITHUB_ORG", organization, {
+    nix: "org",
+    description:
+      "Organization to serve instead: runners are registered at organization level, in `RUNNER_GROUP`, and take jobs of the repositories in `GITHUB_REPOS`",
+  }),
+  repos: variable("GITHUB_REPOS", repositoryNames, {
+    default: "*",
+    nix: "repos",
+    description:
+      "With `GITHUB_ORG`: the repositories whose queued jobs are polled for (names without the owner), or `*` for every repository of the organization (listed again every 10 minutes). Webhooks from these repositories are served",
+  }),
+  runnerGroup: variable("RUNNER_GROUP", displayName, {
+    default: "Default",
+    nix: "runnerGroup",
+    description:
+      "With `GITHUB_ORG`: the runner group new runners join (looked up by name at start; a missing group stops the start)",
+  }),
+  pollBudget: variable("GITHUB_POLL_BUDGET", integer(10, 5000), {
+    default: "300",
+    nix: "pollBudget",
+    description:
+      "With `GITHUB_ORG`: requests polling may send in any minute, across all repositories (GitHub allows about 900 points a minute); busy repositories are polled first, quiet ones as it allows",
+  }),
+  tokenFile: optional("GITHUB_TOKEN_FILE", filePath, {
     nix: "tokenFile",
     description:
-      "File holding a GitHub token with admin rights on the repository (classic PAT with `repo`, or a fine-grained token with _Administration: read and write_). Re-read whenever it changes. Never logged.",
+      "File holding a GitHub token with admin rights on the repository (classic PAT with `repo`, or a fine-grained token with _Administration: read and write_; for `GITHUB_ORG`: `admin:org`, or _Self-hosted runners: read and write_). Re-read whenever it changes. Never logged. Exactly one of this and `GITHUB_APP_ID`",
   }),
+  app: {
+    id: optional("GITHUB_APP_ID", numericId, {
+      nix: "app.id",
+      description:
+        "Authenticate as this GitHub App instead of with a token (with `GITHUB_APP_PRIVATE_KEY_FILE`); installation tokens are fetched and renewed before they expire",
+    }),
+    privateKeyFile: optional("GITHUB_APP_PRIVATE_KEY_FILE", filePath, {
+      nix: "app.privateKeyFile",
+      description:
+        "The App's private key (the RSA PEM file GitHub gives). Re-read when it changes; never logged",
+    }),
+    installationId: optional("GITHUB_APP_INSTALLATION_ID", numericId, {
+      nix: "app.installationId",
+      description:
+        "The App's installation to use; unset: looked up for `GITHUB_REPO` or `GITHUB_ORG` at start",
+    }),
+  },
   maxConcurrent: variable("MAX_CONCURRENT", integer(1, 100), {
     default: "7",
     nix: "maxConcurrent",
     description: "Maximum number of job containers at once (each gets one of 100 `/24` subnets)",
+  }),
+  containerSubnets: variable("CONTAINER_SUBNETS", subnetRange, {
+    default: "192.168.100.0/24-192.168.199.0/24",
+    nix: "containerSubnets",
+    description:
+      "The `/24` networks job containers get, first to last inclusive (one each: host `.10`, container `.11`); at least `MAX_CONCURRENT` of them. Give each instance on a host a range of its own",
   }),
   minIdle: variable("MIN_IDLE", integer(0, 100), {
     default: "0",

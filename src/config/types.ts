@@ -1,4 +1,5 @@
 /** The shape of the daemon's configuration (what src/config/schema.ts parses the environment into). */
+import type { SubnetRange } from "../domain/subnets.js";
 
 export type BackendKind = "nixos-container" | "process" | "nspawn";
 export type RegistrationMode = "jit" | "token";
@@ -40,11 +41,55 @@ export interface NspawnConfig {
   readonly network: "veth" | "host";
 }
 
+export interface RepositoryName {
+  readonly owner: string;
+  readonly name: string;
+  readonly fullName: string;
+}
+
+/** What is served: GITHUB_REPO, or GITHUB_ORG with GITHUB_REPOS and RUNNER_GROUP. */
+export type ScopeConfig =
+  | ({ readonly kind: "repo" } & RepositoryName)
+  | {
+      readonly kind: "org";
+      readonly org: string;
+      /** Repository names (no owner), or every repository of the organization. */
+      readonly repositories: readonly string[] | "all";
+      readonly runnerGroup: string;
+    };
+
+/** How the daemon authenticates: GITHUB_TOKEN_FILE, or a GitHub App. */
+export type CredentialsConfig =
+  | { readonly kind: "token"; readonly tokenFile: string }
+  | {
+      readonly kind: "app";
+      readonly appId: number;
+      readonly privateKeyFile: string;
+      readonly installationId: number | undefined;
+    };
+
 /** The daemon's whole configuration, parsed once and frozen. Durations are in milliseconds. */
 export interface Config {
-  readonly repo: { readonly owner: string; readonly name: string; readonly fullName: string };
-  readonly tokenFile: string;
+  /** GITHUB_REPO as set (see `scope`). */
+  readonly repo: RepositoryName | undefined;
+  readonly org: string | undefined;
+  readonly repos: readonly string[] | "all";
+  readonly runnerGroup: string;
+  readonly pollBudget: number;
+  /** GITHUB_TOKEN_FILE as set (see `credentials`). */
+  readonly tokenFile: string | undefined;
+  readonly app: {
+    readonly id: number | undefined;
+    readonly privateKeyFile: string | undefined;
+    readonly installationId: number | undefined;
+  };
+  /** What is served, checked: exactly one of GITHUB_REPO and GITHUB_ORG. */
+  readonly scope: ScopeConfig;
+  /** How to authenticate, checked: exactly one of GITHUB_TOKEN_FILE and GITHUB_APP_ID (+ key). */
+  readonly credentials: CredentialsConfig;
   readonly maxConcurrent: number;
+  /** CONTAINER_SUBNETS: the /24 networks containers get (one each); holds at least maxConcurrent. */
+  readonly containerSubnets: SubnetRange;
   /** Webhook mode: on when secretFile is set. */
   readonly webhook: {
     readonly secretFile: string | undefined;
@@ -94,8 +139,8 @@ export interface HostFacts {
 
 /** GitHub settings the operator commands use (a subset of Config). */
 export interface GitHubSettings {
-  readonly repo: Config["repo"];
-  readonly tokenFile: string;
+  readonly scope: ScopeConfig;
+  readonly credentials: CredentialsConfig;
   readonly githubApiUrl: string;
   readonly runnerNamePrefix: string;
   readonly githubRequestTimeoutMs: number;

@@ -3,13 +3,26 @@
  * run and the notes to log. Every decision the controller makes is taken here or in the modules
  * it calls; none of them does I/O or reads a clock.
  */
-import type { ControllerState } from "../domain/types.js";
+import { LabelMatcher } from "../domain/labels.js";
+import { runnerNameMatcher } from "../domain/naming.js";
+import type { ControllerState, ObservedJob } from "../domain/types.js";
 import { advanceCleanup, cleanupListed, cleanupRunnersListed, startCleanup } from "./cleanup.js";
 import { Draft } from "./draft.js";
 import { judgeEndedRunners } from "./idle-exits.js";
 import { jobReported, pruneReportedJobs } from "./reported-jobs.js";
 import type { CoreConfig, CoreEvent, CoreState, Decision } from "./model.js";
-import { LIST_KEY, PERSIST_KEY, POLL_KEY, RUNNERS_KEY } from "./model.js";
+import { LIST_KEY, PERSIST_KEY, POLL_KEY, REPOS_KEY, RUNNERS_KEY } from "./model.js";
+import {
+  choosePoll,
+  initialPolls,
+  listingDue,
+  listingStarted,
+  pollAnswered,
+  pollFailed,
+  pollStarted,
+  repositoriesListed,
+  repositoriesListFailed,
+} from "./poll-schedule.js";
 import { maybeStartRound, planRound } from "./round.js";
 import {
   onCreated,
@@ -28,7 +41,7 @@ import {
 /** The state right after loading what was saved: nothing under way, nothing seen yet. */
 export function initialState(
   saved: ControllerState,
-  config: Pick<CoreConfig, "minIdle" | "maxConcurrent">,
+  config: Pick<CoreConfig, "minIdle" | "maxConcurrent" | "scope">,
 ): CoreState {
   return {
     records: new Map(saved.containers.map((r) => [r.name, r])),
@@ -36,6 +49,7 @@ export function initialState(
     inFlight: new Map(),
     inFlightAtPollStart: [],
     github: { view: null, ok: false, unread: false, inFlightAtPoll: [], nextPollAt: 0, lastError: null },
+    polls: initialPolls(config.scope),
     round: { wanted: false, inFlightAtList: [] },
     recentlyFinished: new Map(),
     recentlyRemoved: new Map(),
@@ -118,7 +132,9 @@ function apply(d: Draft, event: CoreEvent): void {
     }
     case "github-observed": {
       d.release(POLL_KEY);
-      const view = event.view;
+      const answered = pollAnswered(d.polls, event.view, d.now, jobConcernsUs(d.config));
+      d.polls = answered.polls;
+      const view = answered.view;
       d.github = {
         ...d.github,
         view,
@@ -139,6 +155,7 @@ function apply(d: Draft, event: CoreEvent): void {
     }
     case "github-failed": {
       d.release(POLL_KEY);
+      d.polls = pollFailed(d.polls, d.now);
       const repeated = d.github.lastError?.code === event.code;
       d.github = {
         ...d.github,
@@ -151,6 +168,16 @@ function apply(d: Draft, event: CoreEvent): void {
       d.wantRound();
       return;
     }
+    case "repositories-listed":
+      d.release(REPOS_KEY);
+      d.polls = repositoriesListed(d.polls, event.repositories, event.requests, d.now);
+      d.note({ type: "repositories-listed", count: event.repositories.length });
+      return;
+    case "repositories-list-failed":
+      d.release(REPOS_KEY);
+      d.polls = repositoriesListFailed(d.polls, d.now);
+      d.note({ type: "repositories-list-failed", code: event.code, message: event.message });
+      return;
     case "backend-listed":
     case "backend-list-failed": {
       d.release(LIST_KEY);
@@ -193,12 +220,29 @@ function apply(d: Draft, event: CoreEvent): void {
   }
 }
 
-/** Look at GitHub every POLL_INTERVAL, measured from the start of one poll to the next. */
+/**
+ * Look at GitHub every POLL_INTERVAL, measured from the start of one poll to the next: the
+ * repositories the schedule picks (core/poll-schedule.ts) and the runners. In organization scope
+ * with GITHUB_REPOS=*, the organization's repositories are listed first and now and then again.
+ */
 function maybePoll(d: Draft): void {
+  if (listingDue(d.polls, d.now) && !d.isBusy(REPOS_KEY)) {
+    d.polls = listingStarted(d.polls, d.now);
+    d.emit({ kind: "list-repositories" });
+  }
   if (d.isBusy(POLL_KEY) || d.now < d.github.nextPollAt) return;
+  const chosen = choosePoll(d.polls, d.now, d.config);
+  d.polls = pollStarted(d.polls, d.now, chosen);
   d.inFlightAtPollStart = [...d.inFlight.keys()];
   d.github = { ...d.github, nextPollAt: d.now + d.config.pollIntervalMs };
-  d.emit({ kind: "observe-github" });
+  d.emit({ kind: "observe-github", repositories: chosen.repos });
+}
+
+/** Whether a job is one of ours: our labels, or run by a runner of ours. */
+function jobConcernsUs(config: CoreConfig): (job: ObservedJob) => boolean {
+  const labels = new LabelMatcher(config.runnerLabels);
+  const ours = runnerNameMatcher(config.runnerNamePrefix);
+  return (job) => labels.matches(job.labels) || (job.runnerName !== null && ours(job.runnerName) !== null);
 }
 
 /** While the state cannot be written, try again with back-off: creating resumes once it works. */
@@ -214,6 +258,7 @@ function maybeProbeState(d: Draft): void {
 export function nextWakeAt(state: CoreState, now: number, config: CoreConfig): number | null {
   if (state.mode !== "running") return null;
   const times: number[] = [state.github.nextPollAt];
+  if (state.polls.nextListAt !== null) times.push(state.polls.nextListAt);
   if (state.createBackoff.blockedUntil > now) times.push(state.createBackoff.blockedUntil);
   if (state.unwritable) times.push(state.unwritable.retryAt);
   if (state.idleExits.halted) times.push(state.idleExits.halted.probeAt);

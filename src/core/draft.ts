@@ -19,7 +19,8 @@ import type {
   Note,
   Problem,
 } from "./model.js";
-import { LIST_KEY, POLL_KEY, PERSIST_KEY, RUNNERS_KEY, runnerKey } from "./model.js";
+import { LIST_KEY, POLL_KEY, PERSIST_KEY, REPOS_KEY, RUNNERS_KEY, runnerKey } from "./model.js";
+import type { PollSchedule } from "./poll-schedule.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -29,6 +30,7 @@ export class Draft {
   /** Effects under way by key; a reap's deregistration holds its container's key too. */
   readonly inFlight: Map<string, Effect>;
   github: GitHubKnowledge;
+  polls: PollSchedule;
   /** In-flight keys when the poll under way started (they are stale in the view it returns). */
   inFlightAtPollStart: readonly string[];
   round: { wanted: boolean; inFlightAtList: readonly string[] };
@@ -58,6 +60,7 @@ export class Draft {
     this.deregistrations = CowMap.of(state.deregistrations);
     this.inFlight = CowMap.of(state.inFlight);
     this.github = state.github;
+    this.polls = state.polls;
     this.inFlightAtPollStart = state.inFlightAtPollStart;
     this.round = { ...state.round };
     this.recentlyFinished = CowMap.of(state.recentlyFinished);
@@ -176,6 +179,7 @@ export class Draft {
       deregistrations: this.deregistrations,
       inFlight: this.inFlight,
       github: this.github,
+      polls: this.polls,
       inFlightAtPollStart: this.inFlightAtPollStart,
       round: this.round,
       recentlyFinished: this.recentlyFinished,
@@ -200,6 +204,8 @@ export function effectKeys(effect: Effect): string[] {
   switch (effect.kind) {
     case "observe-github":
       return [POLL_KEY];
+    case "list-repositories":
+      return [REPOS_KEY];
     case "list-backend":
       return [LIST_KEY];
     case "list-runners":

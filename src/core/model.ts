@@ -4,6 +4,8 @@
  * it, and it does so without I/O or clock reads.
  */
 import type { ContainerUsage } from "../ports.js";
+import type { SubnetRange } from "../domain/subnets.js";
+import type { PollSchedule } from "./poll-schedule.js";
 import type {
   BackendState,
   ContainerRecord,
@@ -24,10 +26,19 @@ export interface CoreConfig {
   readonly poolMaxAgeMs: number;
   readonly runnerLabels: readonly string[];
   readonly runnerNamePrefix: string;
-  /** owner/name of the repository served (deliveries for any other are ignored). */
-  readonly repository: string;
+  /** CONTAINER_SUBNETS: the /24 networks new containers get (unset: the default range). */
+  readonly subnets?: SubnetRange;
+  /** What is served: one repository, or repositories of an organization (deliveries for any other are ignored). */
+  readonly scope: CoreScope;
+  /** GITHUB_POLL_BUDGET: requests polling may spend in any minute (organization scope). */
+  readonly pollBudget: number;
   readonly retry: RetryPolicy;
 }
+
+/** GITHUB_REPO, or GITHUB_ORG with GITHUB_REPOS (names, or every repository: "all"). */
+export type CoreScope =
+  | { readonly kind: "repo"; readonly repository: string }
+  | { readonly kind: "org"; readonly org: string; readonly repositories: readonly string[] | "all" };
 
 /** First waits of the one back-off policy (each doubles per attempt up to its cap). */
 export interface RetryPolicy {
@@ -147,6 +158,8 @@ export interface CoreState {
   /** In-flight keys when the poll under way started (they are stale in the view it returns). */
   readonly inFlightAtPollStart: readonly string[];
   readonly github: GitHubKnowledge;
+  /** Which repositories each poll looks at, and what polling spent (core/poll-schedule.ts). */
+  readonly polls: PollSchedule;
   /** A round (backend listing, then planning) is wanted; `inFlightAtList` as of the listing. */
   readonly round: { readonly wanted: boolean; readonly inFlightAtList: readonly string[] };
   /** Containers whose runner ended, with when: views older than that still show its job queued. */
@@ -175,6 +188,7 @@ export const POLL_KEY = "@poll";
 export const LIST_KEY = "@list";
 export const PERSIST_KEY = "@persist";
 export const RUNNERS_KEY = "@runners";
+export const REPOS_KEY = "@repos";
 
 export function runnerKey(runnerName: string): string {
   return `runner:${runnerName}`;
@@ -199,6 +213,13 @@ export type CoreEvent =
   | { readonly type: "pool-set"; readonly minIdle: number }
   | { readonly type: "github-observed"; readonly view: GitHubView }
   | { readonly type: "github-failed"; readonly code: string; readonly message: string }
+  /** The organization's repositories (GITHUB_REPOS=*), owner/name, and the requests the listing took. */
+  | {
+      readonly type: "repositories-listed";
+      readonly repositories: readonly string[];
+      readonly requests: number;
+    }
+  | { readonly type: "repositories-list-failed"; readonly code: string; readonly message: string }
   | { readonly type: "backend-listed"; readonly containers: ReadonlyMap<string, BackendState> }
   | { readonly type: "backend-list-failed"; readonly message: string }
   | {
@@ -223,7 +244,10 @@ export type CoreEvent =
   | { readonly type: "persist-failed"; readonly code: string; readonly message: string };
 
 export type Effect =
-  | { readonly kind: "observe-github" }
+  /** Look at GitHub: the jobs of these repositories (owner/name) and the scope's runners. */
+  | { readonly kind: "observe-github"; readonly repositories: readonly string[] }
+  /** List the organization's repositories (GITHUB_REPOS=*). */
+  | { readonly kind: "list-repositories" }
   | { readonly kind: "list-backend" }
   /** GitHub's list of runners (the cleanup's sweep). */
   | { readonly kind: "list-runners" }
@@ -275,6 +299,8 @@ export interface JobReport {
 /** What the loop reports and logs: the outward face of a decision. */
 export type Note =
   | { readonly type: "observed"; readonly queued: number }
+  | { readonly type: "repositories-listed"; readonly count: number }
+  | { readonly type: "repositories-list-failed"; readonly code: string; readonly message: string }
   | {
       readonly type: "observe-failed";
       readonly code: string;

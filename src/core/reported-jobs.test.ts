@@ -1,6 +1,9 @@
 /** Webhook deliveries in the core: demand at once, in any order, for our repository and labels only. */
 import { describe, expect, it } from "vitest";
+import type { GitHubView } from "../domain/types.js";
 import { decide, initialState } from "./decide.js";
+import { Draft } from "./draft.js";
+import { pruneReportedJobs } from "./reported-jobs.js";
 import type { CoreConfig, CoreEvent, CoreState, Effect, ReportedJob } from "./model.js";
 import { DEFAULT_RETRY } from "./model.js";
 
@@ -14,7 +17,8 @@ const config: CoreConfig = {
   poolMaxAgeMs: 43_200_000,
   runnerLabels: ["self-hosted", "nix"],
   runnerNamePrefix: "host",
-  repository: "octo-org/octo-repo",
+  scope: { kind: "repo", repository: "octo-org/octo-repo" },
+  pollBudget: Number.POSITIVE_INFINITY,
   retry: DEFAULT_RETRY,
 };
 
@@ -37,7 +41,10 @@ function started(): CoreState {
   const s0 = initialState({ version: 1, containers: [], deregistrations: [] }, config);
   return feed(s0, [
     { type: "start" },
-    { type: "github-observed", view: { startedAt: 900, jobs: [], runners: [] } },
+    {
+      type: "github-observed",
+      view: { startedAt: 900, jobs: [], runners: [], repositories: ["octo-org/octo-repo"], requests: 0 },
+    },
   ]).state;
 }
 
@@ -113,13 +120,50 @@ describe("reported jobs (webhooks)", () => {
               labels: ["self-hosted", "nix"],
               runnerName: "other-runner",
               createdAt: 950,
+              repository: "octo-org/octo-repo",
             },
           ],
           runners: [],
+          repositories: ["octo-org/octo-repo"],
+          requests: 0,
         },
       },
     ]).state;
     const { effects } = feed(state, [{ type: "job-reported", job: job({}) }]);
     expect(creates(effects)).toEqual([]);
+  });
+});
+
+describe("reported jobs in an organization", () => {
+  const orgConfig: CoreConfig = {
+    ...config,
+    scope: { kind: "org", org: "acme", repositories: ["a", "b"] },
+    pollBudget: 300,
+  };
+  const view = (at: number): GitHubView => ({
+    startedAt: at,
+    jobs: [],
+    runners: [],
+    repositories: ["acme/a"],
+    requests: 6,
+  });
+
+  it("a delivery's job is forgotten only once its own repository was looked at well after it", () => {
+    const base = initialState({ version: 1, containers: [], deregistrations: [] }, orgConfig);
+    const polled = (a: number, b: number): CoreState["polls"] => {
+      const repos = new Map(base.polls.repos);
+      repos.set("acme/a", { ...repos.get("acme/a")!, polledAt: a });
+      repos.set("acme/b", { ...repos.get("acme/b")!, polledAt: b });
+      return { ...base.polls, repos };
+    };
+    const reported = new Map([[5, { ...job({ repository: "acme/b" }), at: 1000 }]]);
+    // Only the other repository was looked at since: the job stays known.
+    let d = new Draft({ ...base, polls: polled(200_000, 500), reportedJobs: reported }, 200_000, orgConfig);
+    pruneReportedJobs(d, view(200_000));
+    expect([...d.reportedJobs.keys()]).toEqual([5]);
+    // Its own repository, a minute after the delivery, does not show it: it is gone.
+    d = new Draft({ ...base, polls: polled(200_000, 200_000), reportedJobs: reported }, 200_000, orgConfig);
+    pruneReportedJobs(d, view(200_000));
+    expect([...d.reportedJobs.keys()]).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import { LabelMatcher } from "../domain/labels.js";
 import type { GitHubView, ObservedJob } from "../domain/types.js";
 import type { Draft } from "./draft.js";
 import type { ReportedJob } from "./model.js";
+import { repositoryReported, servesRepository } from "./poll-schedule.js";
 
 const RANK: Readonly<Record<string, number>> = { waiting: 0, queued: 1, in_progress: 2, completed: 3 };
 /** Deliveries remembered at most (the oldest are forgotten first). */
@@ -22,9 +23,10 @@ function rank(status: string): number {
   return RANK[status] ?? -1;
 }
 
-/** A delivery for our repository: remember it (if it says something new) and plan at once. */
+/** A delivery for a repository we serve: remember it (if it says something new) and plan at once. */
 export function jobReported(d: Draft, job: ReportedJob): boolean {
-  if (job.repository.toLowerCase() !== d.config.repository.toLowerCase()) return false;
+  if (!servesRepository(d.config, job.repository)) return false;
+  d.polls = repositoryReported(d.polls, job.repository, d.now);
   if (job.status === "waiting") return false;
   if (job.status === "queued" && !new LabelMatcher(d.config.runnerLabels).matches(job.labels)) return false;
   const known = d.reportedJobs.get(job.id);
@@ -57,12 +59,17 @@ export function withReportedJobs(
       createdAt: r.createdAt,
       startedAt: seen?.startedAt ?? null,
       conclusion: r.conclusion,
+      repository: r.repository,
     });
   }
   return { ...view, jobs: [...jobs.values()] };
 }
 
-/** After a poll: forget what it has caught up with, and finished jobs after an hour. */
+/**
+ * After a poll: forget what it has caught up with, and finished jobs after an hour. A job the
+ * polls do not show is forgotten only once its own repository was looked at well after the
+ * delivery (in an organization, a quiet repository may wait minutes for its turn).
+ */
 export function pruneReportedJobs(d: Draft, view: GitHubView): void {
   if (d.reportedJobs.size === 0) return;
   const inView = new Map(view.jobs.map((j) => [j.id, j]));
@@ -70,7 +77,9 @@ export function pruneReportedJobs(d: Draft, view: GitHubView): void {
   for (const [id, r] of d.reportedJobs) {
     const seen = inView.get(id);
     const caughtUp = seen !== undefined && rank(seen.status) >= rank(r.status) && r.status !== "completed";
-    const gone = seen === undefined && r.status !== "completed" && view.startedAt > r.at + POLL_LAG_MS;
+    const polledAt = d.polls.repos.get(r.repository.toLowerCase())?.polledAt ?? null;
+    const gone =
+      seen === undefined && r.status !== "completed" && polledAt !== null && polledAt > r.at + POLL_LAG_MS;
     const old = r.status === "completed" && view.startedAt > r.at + FINISHED_MEMORY_MS;
     if (caughtUp || gone || old) next.delete(id);
   }

@@ -4,7 +4,10 @@ import {
   baseContainerName,
   containerNameFor,
   isContainerName,
+  isPoolContainerName,
   MAX_CONTAINER_NAME_LENGTH,
+  poolContainerNameFor,
+  prefixOffset,
   runnerNameFor,
   runnerNameMatcher,
 } from "./naming.js";
@@ -47,6 +50,47 @@ describe("container names", () => {
     for (const n of ["j1234567", "j1234567-1", "j1234567-zz"]) expect(isContainerName(n)).toBe(true);
     for (const n of ["web", "j123456", "j12345678", "j1234567-", "j1234567-abc", "J1234567", "j1234567_1"])
       expect(isContainerName(n)).toBe(false);
+  });
+});
+
+describe("warm-pool container names", () => {
+  it("are p + 7 digits of the planned second shifted by the prefix's offset, the same every time", () => {
+    const second = 1_700_000_123;
+    const name = poolContainerNameFor(second, "ci-a", new Set());
+    expect(name).toBe(`p${String((second + prefixOffset("ci-a")) % 10_000_000).padStart(7, "0")}`);
+    expect(poolContainerNameFor(second, "ci-a", new Set())).toBe(name);
+    expect(poolContainerNameFor(second + 1, "ci-a", new Set())).not.toBe(name);
+    expect(isPoolContainerName(name!)).toBe(true);
+  });
+
+  it("differ between two instances (prefixes) planning in the same second", () => {
+    const prefixes = ["host", "host-a", "host-b", "ci-org", "ci-repo", "runner", "build-01", "build-02"];
+    for (let second = 1_700_000_000; second < 1_700_000_050; second++) {
+      const names = prefixes.map((p) => poolContainerNameFor(second, p, new Set()));
+      expect(new Set(names).size, `second ${second}`).toBe(prefixes.length);
+    }
+  });
+
+  it("stay ≤ 11 characters, recognised as ours, and avoid taken names (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$/),
+        fc.integer({ min: 0, max: 40 }),
+        (second, prefix, collisions) => {
+          const taken = new Set<string>();
+          for (let i = 0; i <= collisions; i++) {
+            const name = poolContainerNameFor(second, prefix, taken);
+            expect(name).not.toBeNull();
+            expect(name!.length).toBeLessThanOrEqual(MAX_CONTAINER_NAME_LENGTH);
+            expect(isPoolContainerName(name!)).toBe(true);
+            expect(runnerNameMatcher(prefix)(runnerNameFor(prefix, name!))).toBe(name);
+            expect(taken.has(name!)).toBe(false);
+            taken.add(name!);
+          }
+        },
+      ),
+    );
   });
 });
 

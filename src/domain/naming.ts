@@ -2,8 +2,9 @@
  * Container and runner names.
  *
  * A container is named `j` + the last 7 digits of the job that triggered it (the seed's scheme),
- * e.g. `j1234567`; a warm-pool container, created for no job, `p` + the last 7 digits of the
- * second it was planned in. nixos-container allows at most 11 characters (the host interface is
+ * e.g. `j1234567`; a warm-pool container, created for no job, `p` + 7 digits made from the
+ * second it was planned in and the runner name prefix (so that two instances on one host, whose
+ * prefixes differ, do not plan the same pool names when they start together). nixos-container allows at most 11 characters (the host interface is
  * `ve-NAME`, and interface names are at most 15), so on a collision a suffix `-x` or `-xx`
  * (base 36) is added, which keeps every name within 11 characters of [a-z0-9-].
  */
@@ -25,6 +26,29 @@ export function baseContainerName(jobId: number, kind: "j" | "p" = "j"): string 
     .padStart(7, "0")
     .slice(-7);
   return `${kind}${digits}`;
+}
+
+/** FNV-1a (32 bits) of the prefix, reduced to 7 digits: each instance's offset of pool names. */
+export function prefixOffset(prefix: string): number {
+  let h = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(prefix)) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % 10_000_000;
+}
+
+/**
+ * The name for a new warm-pool container planned in `second` by the instance whose runner name
+ * prefix is `prefix`: `p` + the 7 digits of (second + the prefix's offset), avoiding `taken`.
+ */
+export function poolContainerNameFor(
+  second: number,
+  prefix: string,
+  taken: ReadonlySet<string>,
+): string | null {
+  const digits = (Math.trunc(Math.abs(second)) % 10_000_000) + prefixOffset(prefix);
+  return containerNameFor(digits % 10_000_000, taken, "p");
 }
 
 /**

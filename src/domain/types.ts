@@ -40,7 +40,7 @@ export interface ContainerRecord {
   readonly triggerJobId: number;
   /** The job this container is attributed to now: the job it runs when busy, else the queued job it is expected to take. */
   readonly jobId: number | null;
-  /** Subnet index, 100..199. */
+  /** Subnet: its /24 network number (src/domain/subnets.ts; below 256, a legacy 192.168.N.0/24). */
   readonly subnet: number;
   readonly phase: Phase;
   readonly createdAt: number;
@@ -90,6 +90,8 @@ export interface ObservedJob {
   readonly startedAt?: number | null;
   /** success, failure, cancelled… once completed. */
   readonly conclusion?: string | null;
+  /** The repository whose workflow run holds it, `owner/name`. */
+  readonly repository: string;
 }
 
 /** A self-hosted runner registration as observed on GitHub. */
@@ -107,6 +109,10 @@ export interface GitHubView {
   readonly startedAt: number;
   readonly jobs: readonly ObservedJob[];
   readonly runners: readonly ObservedRunner[];
+  /** The repositories whose jobs this view lists (`owner/name`). */
+  readonly repositories: readonly string[];
+  /** Requests this observation sent (304s included): what it spent of the poll budget. */
+  readonly requests: number;
 }
 
 export type BackendState = "running" | "stopped";

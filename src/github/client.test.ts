@@ -9,7 +9,7 @@ import { ControllerError } from "../errors.js";
 import { createLogger, type LogSink } from "../log.js";
 import { startSimulator, type Simulator } from "../sim/server.js";
 import { Redactor } from "../util/redact.js";
-import { GitHubClient, type GitHubClientOptions } from "./client.js";
+import { GitHubClient, repoScope, type GitHubClientOptions } from "./client.js";
 import { GitHubHttpError } from "./http-error.js";
 import { TokenFile } from "./token.js";
 
@@ -17,6 +17,7 @@ let sim: Simulator;
 let dir: string;
 let tokenPath: string;
 let logged: string[];
+let REPOS: string[];
 const TOKEN = "ghp_clienttesttoken0123456789abcdefghij";
 
 function client(over: Partial<GitHubClientOptions> = {}): GitHubClient {
@@ -24,8 +25,7 @@ function client(over: Partial<GitHubClientOptions> = {}): GitHubClient {
   const log = createLogger({ level: "debug", sink });
   return new GitHubClient({
     apiUrl: sim.url,
-    owner: sim.owner,
-    repo: sim.repo,
+    scope: repoScope(sim.owner, sim.repo),
     token: new TokenFile(tokenPath, log),
     log,
     clock: systemClock,
@@ -50,6 +50,7 @@ beforeEach(async () => {
   tokenPath = join(dir, "token");
   await writeFile(tokenPath, `${TOKEN}\n`, { mode: 0o600 });
   sim = await startSimulator({ tokens: [TOKEN] });
+  REPOS = [sim.fullName];
   logged = [];
 });
 
@@ -87,7 +88,7 @@ describe("observe", () => {
     sim.model.complete(r2, got2.jobId, "success");
     expect(sim.model.runStatus(chain).status).toBe("in_progress");
 
-    const view = await client().observe();
+    const view = await client().observe(REPOS);
     const byName = new Map(view.jobs.map((j) => [j.name, j]));
     expect(byName.get("test")).toMatchObject({ status: "queued", labels: ["nix"], runId: chain.id });
     expect(byName.get("a")).toMatchObject({ status: "in_progress", runnerName: "x-j0000001" });
@@ -100,7 +101,7 @@ describe("observe", () => {
     for (let i = 0; i < 130; i++) sim.queueRun({ jobs: [{ labels: ["nix"] }] });
     sim.queueRun({ jobs: Array.from({ length: 120 }, (_, i) => ({ name: `m${i}`, labels: ["nix"] })) });
     for (let i = 0; i < 105; i++) sim.model.registerRunner(`r-${i}`, ["nix"]);
-    const view = await client().observe();
+    const view = await client().observe(REPOS);
     expect(view.jobs.length).toBe(250);
     expect(view.runners.length).toBe(105);
   });
@@ -108,9 +109,9 @@ describe("observe", () => {
   it("sends every poll conditionally: an unchanged repository costs no rate limit", async () => {
     sim.queueRun({ jobs: [{ labels: ["nix"] }, { labels: ["nix"] }] });
     const c = client();
-    const first = await c.observe();
+    const first = await c.observe(REPOS);
     const counted = sim.stats.counted;
-    const second = await c.observe();
+    const second = await c.observe(REPOS);
     expect(sim.stats.counted).toBe(counted);
     expect(second.jobs).toEqual(first.jobs);
     expect(c.stats().notModified).toBeGreaterThan(0);
@@ -119,51 +120,51 @@ describe("observe", () => {
     expect(sim.requests.slice(-7).every((r) => r.ifNoneMatch && r.status === 304)).toBe(true);
     // A change is seen at once.
     sim.queueRun({ jobs: [{ labels: ["nix"] }] });
-    expect((await c.observe()).jobs.length).toBe(3);
+    expect((await c.observe(REPOS)).jobs.length).toBe(3);
   });
 
   it("forgets the cached job list of a run that no status list shows any more", async () => {
     const a = sim.queueRun({ jobs: [{ labels: ["nix"] }] });
     sim.queueRun({ jobs: [{ labels: ["nix"] }] });
     const c = client();
-    await c.observe();
+    await c.observe(REPOS);
     const withTwo = c.stats().cached;
     sim.model.cancelRun(a.id);
-    await c.observe();
+    await c.observe(REPOS);
     expect(c.stats().cached).toBe(withTwo - 1);
-    expect((await c.observe()).jobs.length).toBe(1);
+    expect((await c.observe(REPOS)).jobs.length).toBe(1);
   });
 
   it("can be told not to send conditional requests (for measuring what they save)", async () => {
     sim.queueRun({ jobs: [{ labels: ["nix"] }] });
     const c = client({ conditional: false });
-    await c.observe();
+    await c.observe(REPOS);
     const counted = sim.stats.counted;
-    await c.observe();
+    await c.observe(REPOS);
     expect(sim.stats.counted).toBeGreaterThan(counted);
   });
 
   it("retries a 5xx and succeeds", async () => {
     sim.queueRun({ jobs: [{ labels: ["nix"] }] });
     sim.addFault({ path: "/actions/runs$", status: 502, times: 1 });
-    expect((await client().observe()).jobs.length).toBe(1);
+    expect((await client().observe(REPOS)).jobs.length).toBe(1);
   });
 
   it("turns malformed JSON into RC_GITHUB_BAD_RESPONSE", async () => {
     sim.addFault({ path: "/actions/runs$", action: "malformed", times: 5 });
-    expect(await code(client().observe())).toBe("RC_GITHUB_BAD_RESPONSE");
+    expect(await code(client().observe(REPOS))).toBe("RC_GITHUB_BAD_RESPONSE");
   });
 
   it("gives up on a request that hangs past the client timeout", async () => {
     sim.addFault({ path: "/actions/runners$", action: "hang" });
     const started = Date.now();
-    expect(await code(client({ requestTimeoutMs: 300 }).observe())).toBe("RC_GITHUB_UNAVAILABLE");
+    expect(await code(client({ requestTimeoutMs: 300 }).observe(REPOS))).toBe("RC_GITHUB_UNAVAILABLE");
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it("reports a connection reset as unavailable", async () => {
     sim.addFault({ path: "/actions/runners$", action: "reset" });
-    expect(await code(client().observe())).toBe("RC_GITHUB_UNAVAILABLE");
+    expect(await code(client().observe(REPOS))).toBe("RC_GITHUB_UNAVAILABLE");
   });
 });
 
@@ -173,7 +174,7 @@ describe("rate limits", () => {
     const c = client();
     expect(await code(c.listRunners())).toBe("RC_GITHUB_RATE_LIMITED");
     const sent = sim.stats.total;
-    expect(await code(c.observe())).toBe("RC_GITHUB_RATE_LIMITED");
+    expect(await code(c.observe(REPOS))).toBe("RC_GITHUB_RATE_LIMITED");
     expect(sim.stats.total).toBe(sent);
     const until = c.health().blockedUntil!;
     expect(until).toBeGreaterThan(Date.now());
@@ -211,7 +212,7 @@ describe("rate limits", () => {
     const c = client();
     expect(await code(c.deleteRunner({ runnerId: a.id, runnerName: a.name }))).toBe("RC_GITHUB_RATE_LIMITED");
     const sent = sim.stats.total;
-    expect(await code(c.observe())).toBe("RC_GITHUB_RATE_LIMITED");
+    expect(await code(c.observe(REPOS))).toBe("RC_GITHUB_RATE_LIMITED");
     expect(sim.stats.total).toBe(sent);
     expect(c.health().blockedUntil! - Date.now()).toBeGreaterThan(25_000);
   });

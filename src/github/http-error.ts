@@ -67,15 +67,21 @@ export class GitHubHttpError extends ControllerError {
     body: string;
     rateLimited: boolean;
     redactor: Redactor;
+    /** What authenticated the request: a token file (the default) or a GitHub App. */
+    credentials?: "token" | "app";
   }): GitHubHttpError {
     const { status, request } = args;
     const code = codeForStatus(status, args.rateLimited);
     const quoted = args.redactor.scrub(quoteBody(args.body)).slice(0, MAX_QUOTED);
     switch (code) {
       case "RC_GITHUB_UNAUTHORIZED":
-        return new GitHubHttpError(code, status, request, "GitHub rejected the token (401 Bad credentials)", {
-          hint: "put a valid token into GITHUB_TOKEN_FILE; it is re-read automatically",
-        });
+        return args.credentials === "app"
+          ? new GitHubHttpError(code, status, request, "GitHub rejected the App's installation token (401)", {
+              hint: "check that the App is still installed and GITHUB_APP_ID and its key file are current",
+            })
+          : new GitHubHttpError(code, status, request, "GitHub rejected the token (401 Bad credentials)", {
+              hint: "put a valid token into GITHUB_TOKEN_FILE; it is re-read automatically",
+            });
       case "RC_GITHUB_RATE_LIMITED":
         return new GitHubHttpError(code, status, request, `GitHub rate limit (${status}) on ${request}`, {
           hint: "the controller waits for the reset by itself",

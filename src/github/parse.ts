@@ -40,6 +40,17 @@ export function listItems(data: Fields, key: string): readonly unknown[] {
   return items;
 }
 
+/** A JSON array body (`GET /orgs/o/repos` answers a bare list). */
+export function parseArray(body: string, what: string): readonly unknown[] {
+  try {
+    const data: unknown = JSON.parse(body);
+    if (Array.isArray(data)) return data;
+  } catch {
+    /* reported below */
+  }
+  throw badResponse(`${what} did not return a JSON list`);
+}
+
 /** The URL of the next page from a Link header, or null on the last page. */
 export function nextPageUrl(link: string | null): string | null {
   if (!link) return null;
@@ -56,7 +67,8 @@ export function parseRunId(raw: unknown): number {
   return id;
 }
 
-export function parseJob(raw: unknown): ObservedJob {
+/** A job of `repository` (owner/name). */
+export function parseJob(raw: unknown, repository: string): ObservedJob {
   if (!isObject(raw)) throw badResponse("job is not an object");
   const id = asNumber(raw["id"]);
   const runId = asNumber(raw["run_id"]);
@@ -78,6 +90,7 @@ export function parseJob(raw: unknown): ObservedJob {
     createdAt: Number.isFinite(created) ? created : 0,
     startedAt: Number.isFinite(started) ? started : null,
     conclusion: typeof conclusion === "string" ? conclusion : null,
+    repository,
   };
 }
 
@@ -111,4 +124,21 @@ export function parseRegistrationToken(data: Fields): { token: string; expiresAt
   if (typeof token !== "string" || !token) throw badResponse("registration token response without a token");
   const expiresAt = data["expires_at"];
   return { token, expiresAt: typeof expiresAt === "string" ? expiresAt : "" };
+}
+
+/** A repository of an organization's listing: its full name, and whether it can run workflows. */
+export function parseRepository(raw: unknown): { fullName: string; active: boolean } {
+  if (!isObject(raw)) throw badResponse("repository is not an object");
+  const fullName = raw["full_name"];
+  if (typeof fullName !== "string" || !fullName.includes("/"))
+    throw badResponse("repository without full_name");
+  return { fullName, active: raw["archived"] !== true && raw["disabled"] !== true };
+}
+
+/** A runner group of an organization. */
+export function parseRunnerGroup(raw: unknown): { id: number; name: string } {
+  const id = isObject(raw) ? asNumber(raw["id"]) : null;
+  const name = isObject(raw) ? raw["name"] : undefined;
+  if (id === null || typeof name !== "string") throw badResponse("runner group without id/name");
+  return { id, name };
 }

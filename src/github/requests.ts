@@ -1,18 +1,19 @@
 /**
  * The way every request to GitHub goes: through the rate gate (rate-gate.ts), over the transport
  * (transport.ts), its answer checked and accounted for (health, counts). Lists are followed page by
- * page, each page a conditional GET whose answer is kept in the caller's ETag cache.
+ * page, each page a conditional GET whose answer is kept in the caller's ETag cache. A token its
+ * source can renew (an App's installation token) that GitHub refuses is renewed and the request
+ * sent once more, so a token expiring mid-burst fails no request.
  */
 import type { Clock } from "../clock.js";
 import { ControllerError, describeError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { GitHubHealth } from "../ports.js";
+import type { GitHubHealth, TokenSource } from "../ports.js";
 import type { Redactor } from "../util/redact.js";
 import type { EtagCache } from "./etag-cache.js";
 import { GitHubHttpError } from "./http-error.js";
-import { badResponse, listItems, nextPageUrl, parseObject } from "./parse.js";
+import { badResponse, listItems, nextPageUrl, parseArray, parseObject } from "./parse.js";
 import { RateGate } from "./rate-gate.js";
-import type { TokenFile } from "./token.js";
 import { describeRequest, Transport, type HttpRequest, type HttpResponse } from "./transport.js";
 
 /** Attempts per page of a list: a failed poll is retried by the next one anyway. */
@@ -20,9 +21,7 @@ const PAGE_ATTEMPTS = 2;
 
 export interface GitHubRequestsOptions {
   readonly apiUrl: string;
-  readonly owner: string;
-  readonly repo: string;
-  readonly token: Pick<TokenFile, "get">;
+  readonly token: Pick<TokenSource, "get" | "invalidate"> & { readonly kind?: TokenSource["kind"] };
   readonly log: Logger;
   readonly clock: Clock;
   readonly requestTimeoutMs: number;
@@ -42,11 +41,15 @@ export interface Page<T> {
 
 export type Fields = Readonly<Record<string, unknown>>;
 
+/** Requests sent on behalf of one caller (an observation's spend of the poll budget). */
+export interface Tally {
+  requests: number;
+}
+
 export class GitHubRequests {
   readonly #opts: GitHubRequestsOptions;
   readonly #transport: Transport;
   readonly #gate: RateGate;
-  readonly #repoPath: string;
   #health: Omit<GitHubHealth, "blockedUntil" | "rateLimit"> = {
     lastSuccessAt: null,
     lastError: null,
@@ -57,7 +60,6 @@ export class GitHubRequests {
 
   constructor(opts: GitHubRequestsOptions) {
     this.#opts = opts;
-    this.#repoPath = `/repos/${encodeURIComponent(opts.owner)}/${encodeURIComponent(opts.repo)}`;
     this.#transport = new Transport({
       apiUrl: opts.apiUrl,
       token: opts.token,
@@ -87,16 +89,19 @@ export class GitHubRequests {
     return this.#gate.retry(attempts, attempt);
   }
 
-  /** One request under the repository (`path` like `/actions/runners`); the answer's JSON object, {} for none. */
+  /** One request (`path` like `/orgs/o/actions/runners`); the answer's JSON object, {} for none. */
   async call(
     method: string,
     path: string,
     json?: unknown,
     query: Record<string, string | number> = {},
+    tally?: Tally,
   ): Promise<Fields> {
-    const url = this.#transport.url(this.#repoPath + path, query);
-    return this.#exchange({ method, url, ...(json === undefined ? {} : { json }) }, (res) =>
-      res.body === "" ? {} : parseObject(res.body, describeRequest(method, url)),
+    const url = this.#transport.url(path, query);
+    return this.#exchange(
+      { method, url, ...(json === undefined ? {} : { json }) },
+      (res) => (res.body === "" ? {} : parseObject(res.body, describeRequest(method, url))),
+      tally,
     );
   }
 
@@ -104,11 +109,9 @@ export class GitHubRequests {
    * One request through the gate. `read` turns the answer (2xx or 304) into a value; an error
    * status becomes a GitHubHttpError. Whatever fails is counted and recorded in the health.
    */
-  async #exchange<T>(req: HttpRequest, read: (res: HttpResponse) => T): Promise<T> {
-    await this.#gate.admit(req.method);
-    this.#counts.requests++;
+  async #exchange<T>(req: HttpRequest, read: (res: HttpResponse) => T, tally?: Tally): Promise<T> {
     try {
-      const res = await this.#transport.send(req);
+      const res = await this.#send(req, tally);
       this.#gate.observe(res.headers);
       if (res.status >= 300 && res.status !== 304) {
         this.#gate.refused(res.status, res.body);
@@ -118,6 +121,7 @@ export class GitHubRequests {
           body: res.body,
           rateLimited: this.#gate.isBlocked(),
           redactor: this.#opts.redactor,
+          credentials: this.#opts.token.kind ?? "token",
         });
       }
       const value = read(res);
@@ -135,6 +139,26 @@ export class GitHubRequests {
         this.#answered(); // reachable, and the token works
       else this.#failed(err);
       throw err;
+    }
+  }
+
+  /**
+   * Send through the gate. A 401 to a token its source can renew (invalidate) is sent once more
+   * with a fresh token: an installation token that expired in flight costs no failed request.
+   */
+  async #send(req: HttpRequest, tally: Tally | undefined): Promise<HttpResponse> {
+    const { invalidate } = this.#opts.token;
+    for (let attempt = 1; ; attempt++) {
+      await this.#gate.admit(req.method);
+      this.#counts.requests++;
+      if (tally) tally.requests++;
+      const res = await this.#transport.send(req);
+      if (res.status !== 401 || invalidate === undefined || attempt > 1) return res;
+      this.#gate.observe(res.headers);
+      invalidate.call(this.#opts.token, res.credential);
+      this.#opts.log.info("GitHub refused the installation token; sending the request again with a new one", {
+        request: describeRequest(req.method, req.url),
+      });
     }
   }
 
@@ -161,36 +185,47 @@ export class GitHubRequests {
   async #page<T>(
     url: string,
     cache: EtagCache<Page<T>>,
-    key: string,
+    key: string | null,
     parse: (raw: unknown) => T,
+    tally: Tally | undefined,
   ): Promise<Page<T>> {
     const cached = this.#opts.conditional ? cache.get(url) : undefined;
-    return this.#exchange({ method: "GET", url, ...(cached ? { etag: cached.etag } : {}) }, (res) => {
-      if (res.status === 304 && cached) {
-        this.#counts.notModified++;
-        return cached.value;
-      }
-      const data = parseObject(res.body, describeRequest("GET", url));
-      const page = { items: listItems(data, key).map(parse), next: nextPageUrl(res.headers.get("link")) };
-      const etag = res.headers.get("etag");
-      if (etag && this.#opts.conditional) cache.set(url, { etag, value: page });
-      return page;
-    });
+    const req = { method: "GET", url, ...(cached ? { etag: cached.etag } : {}) };
+    return this.#exchange(
+      req,
+      (res) => {
+        if (res.status === 304 && cached) {
+          this.#counts.notModified++;
+          return cached.value;
+        }
+        const what = describeRequest("GET", url);
+        const raw = key === null ? parseArray(res.body, what) : listItems(parseObject(res.body, what), key);
+        const page = { items: raw.map(parse), next: nextPageUrl(res.headers.get("link")) };
+        const etag = res.headers.get("etag");
+        if (etag && this.#opts.conditional) cache.set(url, { etag, value: page });
+        return page;
+      },
+      tally,
+    );
   }
 
-  /** Every item of a list (follows Link rel="next"); each page is a conditional GET. */
+  /**
+   * Every item of a list (follows Link rel="next"); each page is a conditional GET. `key`: the
+   * envelope's field that holds the items (`{ total_count, runners: [...] }`), null for a bare list.
+   */
   async list<T>(
     path: string,
     query: Record<string, string | number>,
     cache: EtagCache<Page<T>>,
-    key: string,
+    key: string | null,
     parse: (raw: unknown) => T,
+    tally?: Tally,
   ): Promise<T[]> {
     const items: T[] = [];
-    let url: string | null = this.#transport.url(this.#repoPath + path, { per_page: 100, ...query });
+    let url: string | null = this.#transport.url(path, { per_page: 100, ...query });
     while (url !== null) {
       const pageUrl: string = url;
-      const page = await this.#gate.retry(PAGE_ATTEMPTS, () => this.#page(pageUrl, cache, key, parse));
+      const page = await this.#gate.retry(PAGE_ATTEMPTS, () => this.#page(pageUrl, cache, key, parse, tally));
       for (const item of page.items) items.push(item);
       if (page.next !== null && !this.#transport.isOwnUrl(page.next)) {
         throw badResponse(`the next page of ${path} is not on ${this.#opts.apiUrl}`);

@@ -1,13 +1,15 @@
 import { readFileSync, statSync } from "node:fs";
 import { ControllerError } from "../errors.js";
 import type { Logger } from "../log.js";
+import type { TokenSource } from "../ports.js";
 import { redactor } from "../util/redact.js";
 
 /**
  * The GitHub token, read from GITHUB_TOKEN_FILE. The file is re-read whenever it changes
  * (rotation without restart). The token itself is never logged or put in an error.
  */
-export class TokenFile {
+export class TokenFile implements TokenSource {
+  readonly kind = "token";
   readonly path: string;
   readonly #log: Logger | undefined;
   #stamp = "";
@@ -19,8 +21,14 @@ export class TokenFile {
     this.#log = log;
   }
 
+  /** The current token (TokenSource). Rejects with RC_TOKEN_UNREADABLE, as read() throws. */
+  // eslint-disable-next-line @typescript-eslint/require-await -- a rejection rather than a throw
+  async get(): Promise<string> {
+    return this.read();
+  }
+
   /** The current token. Throws RC_TOKEN_UNREADABLE (naming the file, never its contents). */
-  get(): string {
+  read(): string {
     let st;
     try {
       st = statSync(this.path);

@@ -60,7 +60,7 @@ function heldClock(): Clock & { fire(): void; pending: number } {
 function transport(clock: Clock): Transport {
   return new Transport({
     apiUrl: base,
-    token: { get: () => "ghp_transporttesttoken0123456789abcdef" },
+    token: { get: () => Promise.resolve("ghp_transporttesttoken0123456789abcdef") },
     clock,
     requestTimeoutMs: 5000,
     redactor: new Redactor(),

@@ -1,23 +1,24 @@
 /**
- * HTTP to GitHub's REST API over node:http(s) with kept-alive connections — fetch (undici and its
- * web streams) cost the daemon's loop about twice the CPU and garbage per request in the burst
- * benchmark —: the pinned API version, the token (read from its file on
- * every request, so a rotated token takes effect at once), conditional GETs, and a timeout that
- * runs on the injected Clock. Nothing here knows about rate limits or retries (rate-gate.ts).
+ * HTTP to GitHub's REST API over node:http(s) with kept-alive connections (fetch — undici and
+ * its web streams — cost the daemon's loop about three times the CPU per request in the burst
+ * benchmark): the pinned API version, the token (asked of its source on every request: a rotated
+ * token file or a refreshed installation token takes effect at once), conditional GETs, and a
+ * timeout that runs on the injected Clock. Nothing here knows about rate limits or retries
+ * (rate-gate.ts).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Clock } from "../clock.js";
 import type { Redactor } from "../util/redact.js";
 import { GitHubHttpError } from "./http-error.js";
+import type { TokenSource } from "../ports.js";
 import type { HeaderSource } from "./rate-gate.js";
-import type { TokenFile } from "./token.js";
 
 export const API_VERSION = "2022-11-28";
 
 export interface TransportOptions {
   readonly apiUrl: string;
-  readonly token: Pick<TokenFile, "get">;
+  readonly token: Pick<TokenSource, "get">;
   readonly clock: Clock;
   /** The whole exchange (connect, headers, body) must finish within this. */
   readonly requestTimeoutMs: number;
@@ -29,6 +30,11 @@ export interface HttpResponse {
   readonly headers: HeaderSource;
   /** The body as text ("" for none). */
   readonly body: string;
+}
+
+/** An answer, and the token it was sent with (a secret: only for TokenSource.invalidate). */
+export interface SentResponse extends HttpResponse {
+  readonly credential: string;
 }
 
 export interface HttpRequest {
@@ -96,10 +102,11 @@ export class Transport {
    * Send one request and read its whole answer, whatever the status. Throws GitHubHttpError with
    * status null when no answer came in time, and RC_TOKEN_UNREADABLE when the token file fails.
    */
-  async send(req: HttpRequest): Promise<HttpResponse> {
+  async send(req: HttpRequest): Promise<SentResponse> {
+    const credential = await this.#opts.token.get();
     const headers: Record<string, string> = {
       accept: "application/vnd.github+json",
-      authorization: `token ${this.#opts.token.get()}`,
+      authorization: `token ${credential}`,
       "user-agent": "runner-controller",
       "x-github-api-version": API_VERSION,
     };
@@ -113,9 +120,9 @@ export class Transport {
       if (!settled.signal.aborted) abort.abort();
     });
     try {
-      return await this.#exchange(req, headers, abort.signal);
+      return { ...(await this.#exchange(req, headers, abort.signal)), credential };
     } catch (e) {
-      const reason = abort.signal.aborted ? `no answer within ${timeoutMs} ms` : failureReason(e);
+      const reason = abort.signal.aborted ? new RequestTimeout(timeoutMs).message : failureReason(e);
       throw GitHubHttpError.unanswered({
         request: describeRequest(req.method, req.url),
         reason,
@@ -154,5 +161,45 @@ export class Transport {
       request.on("error", reject);
       request.end(body ?? undefined);
     });
+  }
+}
+
+/** No whole answer came within the time allowed. */
+export class RequestTimeout extends Error {
+  constructor(ms: number, options?: { cause?: unknown }) {
+    super(`no answer within ${ms} ms`, options);
+    this.name = "RequestTimeout";
+  }
+}
+
+/**
+ * fetch, with the whole exchange (connect, headers, body) bounded by `timeoutMs` on the injected
+ * clock: the answer's body is read before it resolves. Throws RequestTimeout when time runs out.
+ */
+export async function timedFetch(
+  clock: Clock,
+  timeoutMs: number,
+  url: string | URL,
+  init: RequestInit = {},
+): Promise<Response> {
+  const abort = new AbortController();
+  const settled = new AbortController();
+  void clock.sleep(timeoutMs, settled.signal).then(() => {
+    if (!settled.signal.aborted) abort.abort();
+  });
+  const outer = init.signal;
+  const onOuter = (): void => abort.abort();
+  outer?.addEventListener("abort", onOuter, { once: true });
+  try {
+    const res = await fetch(url, { ...init, signal: abort.signal });
+    // Read the body inside the deadline; hand back a Response over the bytes read.
+    const body = res.status === 204 || res.status === 304 ? null : await res.arrayBuffer();
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  } catch (e) {
+    if (abort.signal.aborted && !outer?.aborted) throw new RequestTimeout(timeoutMs, { cause: e });
+    throw e;
+  } finally {
+    outer?.removeEventListener("abort", onOuter);
+    settled.abort();
   }
 }

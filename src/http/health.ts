@@ -1,12 +1,19 @@
 /**
  * GET /health's verdict, most urgent first: a rejected token, a state that cannot be saved,
- * runners ending without taking a job, an unreadable token, then GitHub unreachable for long.
+ * runners ending without taking a job, unusable credentials (an unreadable token file, an App key
+ * that stopped being valid, an App no longer installed), then GitHub unreachable for long.
  * A rate-limit pause is healthy (it is GitHub's rule, and running containers are unaffected).
  */
 import type { Config } from "../config.js";
 import type { Controller } from "../controller.js";
 import type { GitHubPort } from "../ports.js";
 import type { HealthReport } from "./server.js";
+
+const CREDENTIAL_PROBLEMS: ReadonlySet<string> = new Set([
+  "RC_TOKEN_UNREADABLE",
+  "RC_APP_KEY_INVALID",
+  "RC_APP_NOT_INSTALLED",
+]);
 
 export function daemonHealth(
   config: Config,
@@ -18,9 +25,13 @@ export function daemonHealth(
   const unreachableLimitMs = Math.max(120_000, 10 * config.pollIntervalMs);
   const h = github.health();
   if (h.unauthorized) {
+    const c = config.credentials;
     return {
       ok: false,
-      text: `UNHEALTHY: GitHub rejects the token in ${config.tokenFile} (401); fix the file, it is re-read automatically`,
+      text:
+        c.kind === "token"
+          ? `UNHEALTHY: GitHub rejects the token in ${c.tokenFile} (401); fix the file, it is re-read automatically`
+          : `UNHEALTHY: GitHub rejects the installation token of App ${c.appId} (401); check the App's key in ${c.privateKeyFile} (re-read when it changes) and that the App is still installed`,
     };
   }
   const unwritable = controller.stateProblem();
@@ -38,7 +49,8 @@ export function daemonHealth(
     };
   }
   const err = controller.lastObserveError();
-  if (err?.code === "RC_TOKEN_UNREADABLE") return { ok: false, text: `UNHEALTHY: ${err.message}` };
+  // Credentials that stopped working: the token file, or the App's key or installation.
+  if (err && CREDENTIAL_PROBLEMS.has(err.code)) return { ok: false, text: `UNHEALTHY: ${err.message}` };
   if (h.blockedUntil !== null && h.blockedUntil > now) {
     return {
       ok: true,

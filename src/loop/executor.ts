@@ -103,10 +103,19 @@ export class Executor {
     switch (e.kind) {
       case "observe-github":
         try {
-          report({ type: "github-observed", view: await github.observe() });
+          report({ type: "github-observed", view: await github.observe(e.repositories) });
         } catch (err) {
           const code = err instanceof ControllerError ? err.code : "RC_GITHUB_UNAVAILABLE";
           report({ type: "github-failed", code, message: describeError(err) });
+        }
+        return;
+      case "list-repositories":
+        try {
+          const listed = await github.listRepositories();
+          report({ type: "repositories-listed", ...listed });
+        } catch (err) {
+          const code = err instanceof ControllerError ? err.code : "RC_GITHUB_UNAVAILABLE";
+          report({ type: "repositories-list-failed", code, message: describeError(err) });
         }
         return;
       case "list-backend":

@@ -43,6 +43,15 @@ export function sayNote(note: Note, log: Logger, at: number): ControllerEvent | 
       else log.warn("cannot observe GitHub; will retry", fields);
       return { type: "observe-failed", code: note.code, message: note.message, at };
     }
+    case "repositories-listed":
+      log.debug("listed the organization's repositories", { count: note.count });
+      return null;
+    case "repositories-list-failed":
+      log.warn("cannot list the organization's repositories; will retry", {
+        code: note.code,
+        error: note.message,
+      });
+      return null;
     case "creating":
       log.info("creating container", {
         container: note.name,

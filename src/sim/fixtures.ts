@@ -7,7 +7,14 @@ export interface RepoRef {
   readonly owner: string;
   readonly repo: string;
   readonly baseUrl: string;
+  /** The repository's id (default 1296269, the single-repository simulator's). */
+  readonly id?: number;
+  /** Whether the owner is an organization (default: a user, as before). */
+  readonly ownerIsOrg?: boolean;
 }
+
+/** The id the simulator gives its owner account. */
+export const OWNER_ID = 583231;
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -15,7 +22,12 @@ function iso(ms: number): string {
 
 export { iso };
 
-export function simpleUser(login: string, baseUrl: string, id = 583231): Record<string, unknown> {
+export function simpleUser(
+  login: string,
+  baseUrl: string,
+  id = OWNER_ID,
+  type: "User" | "Organization" | "Bot" = "User",
+): Record<string, unknown> {
   const api = `${baseUrl}/users/${login}`;
   return {
     login,
@@ -34,20 +46,20 @@ export function simpleUser(login: string, baseUrl: string, id = 583231): Record<
     repos_url: `${api}/repos`,
     events_url: `${api}/events{/privacy}`,
     received_events_url: `${api}/received_events`,
-    type: "User",
+    type,
     site_admin: false,
   };
 }
 
 export function minimalRepository(ref: RepoRef): Record<string, unknown> {
   const api = `${ref.baseUrl}/repos/${ref.owner}/${ref.repo}`;
-  const id = 1296269;
+  const id = ref.id ?? 1296269;
   return {
     id,
-    node_id: "MDEwOlJlcG9zaXRvcnkxMjk2MjY5",
+    node_id: Buffer.from(`010:Repository${id}`).toString("base64"),
     name: ref.repo,
     full_name: `${ref.owner}/${ref.repo}`,
-    owner: simpleUser(ref.owner, ref.baseUrl),
+    owner: simpleUser(ref.owner, ref.baseUrl, OWNER_ID, ref.ownerIsOrg ? "Organization" : "User"),
     private: true,
     html_url: `https://github.com/${ref.owner}/${ref.repo}`,
     description: null,
@@ -108,6 +120,9 @@ export interface SimJobView {
   readonly completedAt: number | null;
   readonly runnerId: number | null;
   readonly runnerName: string | null;
+  /** The runner's group (absent: 1, "Default", once a runner has the job). */
+  readonly runnerGroupId?: number | null;
+  readonly runnerGroupName?: string | null;
 }
 
 export function jobJson(ref: RepoRef, j: SimJobView): Record<string, unknown> {
@@ -150,8 +165,8 @@ export function jobJson(ref: RepoRef, j: SimJobView): Record<string, unknown> {
     labels: [...j.labels],
     runner_id: j.runnerId,
     runner_name: j.runnerName,
-    runner_group_id: j.runnerId === null ? null : 1,
-    runner_group_name: j.runnerId === null ? null : "Default",
+    runner_group_id: j.runnerId === null ? null : (j.runnerGroupId ?? 1),
+    runner_group_name: j.runnerId === null ? null : (j.runnerGroupName ?? "Default"),
   };
 }
 
@@ -224,6 +239,8 @@ export function runJson(ref: RepoRef, r: SimRunView): Record<string, unknown> {
 export interface SimRunnerView {
   readonly id: number;
   readonly name: string;
+  /** Default 1. */
+  readonly groupId?: number;
   readonly online: boolean;
   readonly busy: boolean;
   readonly labels: readonly {
@@ -237,7 +254,7 @@ export interface SimRunnerView {
 export function runnerJson(r: SimRunnerView): Record<string, unknown> {
   return {
     id: r.id,
-    runner_group_id: 1,
+    runner_group_id: r.groupId ?? 1,
     name: r.name,
     os: r.version === null ? "unknown" : "Linux",
     status: r.online ? "online" : "offline",

@@ -26,6 +26,8 @@ export interface JobSpec {
 }
 
 export interface RunSpec {
+  /** The repository the run belongs to: a name in the owner, or owner/name. Default the model's first repository. */
+  readonly repository?: string;
   readonly name?: string;
   readonly jobs: readonly JobSpec[];
   readonly headBranch?: string;
@@ -58,6 +60,8 @@ export interface SimJob {
 
 export interface SimRun {
   readonly id: number;
+  /** owner/name of the repository the run belongs to. */
+  readonly repository: string;
   readonly name: string;
   readonly runNumber: number;
   readonly workflowId: number;
@@ -70,9 +74,35 @@ export interface SimRun {
   startedAt: number;
 }
 
+/** Where a runner is registered: one repository (owner/name), or the organization. */
+export type RunnerScope =
+  { readonly kind: "repo"; readonly repository: string } | { readonly kind: "org"; readonly org: string };
+
+export interface SimRepository {
+  readonly id: number;
+  readonly owner: string;
+  readonly name: string;
+  /** owner/name */
+  readonly fullName: string;
+  readonly createdAt: number;
+}
+
+/** An organization's runner group; "selected" visibility lets only the listed repositories' jobs reach its runners. */
+export interface SimRunnerGroup {
+  readonly id: number;
+  readonly name: string;
+  readonly isDefault: boolean;
+  readonly visibility: "all" | "selected";
+  /** owner/name of the repositories a "selected" group serves. */
+  readonly repositories: readonly string[];
+}
+
 export interface SimRunner {
   readonly id: number;
   readonly name: string;
+  readonly scope: RunnerScope;
+  /** The runner group (1, "Default", for repository runners). */
+  readonly groupId: number;
   readonly labels: readonly string[];
   readonly secret: string;
   readonly createdAt: number;
@@ -96,6 +126,12 @@ export interface JobAssignment {
 
 export interface SimModelOptions {
   readonly now?: () => number;
+  /** The account owning the repositories. Default "octo-org". */
+  readonly owner?: string;
+  /** Whether the owner is an organization (org runners, org endpoints, `organization` in webhooks). Default true. */
+  readonly ownerIsOrg?: boolean;
+  /** The first (default) repository's name. Default "octo-repo". */
+  readonly repo?: string;
   /** A runner not heard from for this long is offline. Default 5 s. */
   readonly onlineGraceMs?: number;
   /** A busy runner silent this long is lost: its job fails. Default 30 s. */
@@ -119,14 +155,26 @@ interface Waiter {
   readonly resolve: (a: JobAssignment | null | "deleted") => void;
 }
 
+/** The first repository keeps the id the single-repository simulator always had. */
+const FIRST_REPOSITORY_ID = 1296269;
+
 export class SimModel extends EventEmitter {
+  readonly owner: string;
+  readonly ownerIsOrg: boolean;
+  /** By full name (owner/name), in creation order; the first is the default. */
+  readonly repositories = new Map<string, SimRepository>();
+  /** The organization's runner groups by id; 1 is "Default". */
+  readonly runnerGroups = new Map<number, SimRunnerGroup>();
   readonly runs = new Map<number, SimRun>();
   readonly jobs = new Map<number, SimJob>();
   readonly runners = new Map<number, SimRunner>();
   readonly #now: () => number;
   readonly #opts: SimModelOptions;
   readonly #waiters: Waiter[] = [];
-  readonly #registrationTokens = new Map<string, number>();
+  readonly #registrationTokens = new Map<string, { expiresAt: number; scope: RunnerScope }>();
+  readonly #defaultRepository: string;
+  #nextRepositoryId = FIRST_REPOSITORY_ID;
+  #nextGroupId = 2;
   #nextRunId = 16_000_000_000;
   #nextJobId = 45_000_000_000;
   #nextRunnerId = 100;
@@ -138,6 +186,82 @@ export class SimModel extends EventEmitter {
     super();
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
+    this.owner = opts.owner ?? "octo-org";
+    this.ownerIsOrg = opts.ownerIsOrg ?? true;
+    this.#defaultRepository = this.addRepository(opts.repo ?? "octo-repo").fullName;
+    this.runnerGroups.set(1, {
+      id: 1,
+      name: "Default",
+      isDefault: true,
+      visibility: "all",
+      repositories: [],
+    });
+  }
+
+  // ── Repositories and runner groups ─────────────────────────────────────────────────────────
+
+  /** owner/name of the default repository (runs without a repository, runners without a scope). */
+  get defaultRepository(): string {
+    return this.#defaultRepository;
+  }
+
+  /** The repository named `name` (bare, in the owner, or owner/name), if the model has it. */
+  repository(name: string): SimRepository | undefined {
+    return this.repositories.get(name.includes("/") ? name : `${this.owner}/${name}`);
+  }
+
+  /** Adds a repository to the owner (`name` bare or owner/name with the model's owner). */
+  addRepository(name: string): SimRepository {
+    const bare = name.includes("/") ? name.slice(name.indexOf("/") + 1) : name;
+    if (name.includes("/") && !name.startsWith(`${this.owner}/`))
+      throw new Error(`repository ${name} is not in ${this.owner}`);
+    if (!/^[A-Za-z0-9_.-]+$/.test(bare)) throw new Error(`bad repository name ${JSON.stringify(name)}`);
+    const fullName = `${this.owner}/${bare}`;
+    if (this.repositories.has(fullName)) throw new Error(`repository ${fullName} already exists`);
+    const repo: SimRepository = {
+      id: this.#nextRepositoryId++,
+      owner: this.owner,
+      name: bare,
+      fullName,
+      createdAt: this.#now(),
+    };
+    this.repositories.set(fullName, repo);
+    this.#changed();
+    return repo;
+  }
+
+  /** Adds `count` repositories named `${prefix}-1` … (numbers already taken are skipped). */
+  addRepositories(count: number, prefix = "repo"): SimRepository[] {
+    const added: SimRepository[] = [];
+    for (let n = 1; added.length < count; n++)
+      if (!this.repository(`${prefix}-${n}`)) added.push(this.addRepository(`${prefix}-${n}`));
+    return added;
+  }
+
+  /** Adds an organization runner group (visibility "all" unless repositories are given). */
+  addRunnerGroup(name: string, repositories?: readonly string[]): SimRunnerGroup {
+    if ([...this.runnerGroups.values()].some((g) => g.name === name))
+      throw new Error(`runner group ${name} already exists`);
+    const full = (repositories ?? []).map((r) => {
+      const repo = this.repository(r);
+      if (!repo) throw new Error(`unknown repository ${r}`);
+      return repo.fullName;
+    });
+    const group: SimRunnerGroup = {
+      id: this.#nextGroupId++,
+      name,
+      isDefault: false,
+      visibility: repositories ? "selected" : "all",
+      repositories: full,
+    };
+    this.runnerGroups.set(group.id, group);
+    this.#changed();
+    return group;
+  }
+
+  /** The scope of the default repository's runners. */
+  get defaultScope(): RunnerScope {
+    return { kind: "repo", repository: this.#defaultRepository };
   }
 
   now(): number {
@@ -155,11 +279,14 @@ export class SimModel extends EventEmitter {
   // ── Runs and jobs ──────────────────────────────────────────────────────────────────────────
 
   queueRun(spec: RunSpec): SimRun {
+    const repository = this.repository(spec.repository ?? this.#defaultRepository);
+    if (!repository) throw new Error(`unknown repository ${spec.repository}`);
     const now = this.#now();
     const id = this.#nextRunId++;
     const names = new Set<string>();
     const run: SimRun = {
       id,
+      repository: repository.fullName,
       name: spec.name ?? `CI #${this.#runNumber + 1}`,
       runNumber: ++this.#runNumber,
       workflowId: 161335,
@@ -296,6 +423,7 @@ export class SimModel extends EventEmitter {
 
   jobView(j: SimJob): SimJobView {
     const run = this.runs.get(j.runId)!;
+    const runner = j.runnerId === null ? undefined : this.runners.get(j.runnerId);
     return {
       id: j.id,
       runId: j.runId,
@@ -312,6 +440,8 @@ export class SimModel extends EventEmitter {
       completedAt: j.completedAt,
       runnerId: j.runnerId,
       runnerName: j.runnerName,
+      runnerGroupId: runner?.groupId ?? null,
+      runnerGroupName: runner ? (this.runnerGroups.get(runner.groupId)?.name ?? "Default") : null,
     };
   }
 
@@ -346,6 +476,7 @@ export class SimModel extends EventEmitter {
     return {
       id: r.id,
       name: r.name,
+      groupId: r.groupId,
       online: this.isOnline(r),
       busy: r.busy,
       version: r.connectedOnce ? "2.330.0" : null,
@@ -361,17 +492,36 @@ export class SimModel extends EventEmitter {
     return [...this.runners.values()].filter((r) => !r.deleted);
   }
 
-  findRunnerByName(name: string): SimRunner | undefined {
-    return this.liveRunners().find((r) => r.name === name);
+  /** The live runner called `name`: in `scope` if given, else in any scope. */
+  findRunnerByName(name: string, scope?: RunnerScope): SimRunner | undefined {
+    return this.liveRunners().find((r) => r.name === name && (!scope || sameScope(r.scope, scope)));
   }
 
-  /** Register a runner (JIT or config.sh). Returns "exists" when the name is taken. */
-  registerRunner(name: string, labels: readonly string[]): SimRunner | "exists" {
-    if (this.findRunnerByName(name)) return "exists";
+  /** The live runners registered in `scope` (a repository's list does not show the organization's, and vice versa). */
+  runnersIn(scope: RunnerScope): SimRunner[] {
+    return this.liveRunners().filter((r) => sameScope(r.scope, scope));
+  }
+
+  /**
+   * Register a runner (JIT or config.sh) in `scope` (default: the default repository) and runner
+   * group (default 1). Returns "exists" when the name is taken in that scope.
+   */
+  registerRunner(
+    name: string,
+    labels: readonly string[],
+    where: { readonly scope?: RunnerScope; readonly groupId?: number } = {},
+  ): SimRunner | "exists" {
+    const scope = where.scope ?? this.defaultScope;
+    if (this.findRunnerByName(name, scope)) return "exists";
+    const groupId = where.groupId ?? 1;
+    if (scope.kind === "org" && !this.runnerGroups.has(groupId))
+      throw new Error(`no runner group ${groupId}`);
     const now = this.#now();
     const runner: SimRunner = {
       id: this.#nextRunnerId++,
       name,
+      scope,
+      groupId,
       labels: [...labels],
       secret: randomBytes(16).toString("hex"),
       createdAt: now,
@@ -413,10 +563,11 @@ export class SimModel extends EventEmitter {
     this.#changed();
   }
 
-  createRegistrationToken(): { token: string; expiresAt: number } {
+  /** A registration token for config.sh; the runner it registers lands in `scope` (default: the default repository). */
+  createRegistrationToken(scope: RunnerScope = this.defaultScope): { token: string; expiresAt: number } {
     const token = `AABBSIM${randomBytes(12).toString("hex").toUpperCase()}`;
     const expiresAt = this.#now() + 3600_000;
-    this.#registrationTokens.set(token, expiresAt);
+    this.#registrationTokens.set(token, { expiresAt, scope });
     return { token, expiresAt };
   }
 
@@ -426,9 +577,9 @@ export class SimModel extends EventEmitter {
     name: string,
     labels: readonly string[],
   ): SimRunner | "bad-token" | "exists" {
-    const exp = this.#registrationTokens.get(token);
-    if (exp === undefined || exp < this.#now()) return "bad-token";
-    return this.registerRunner(name, labels);
+    const t = this.#registrationTokens.get(token);
+    if (t === undefined || t.expiresAt < this.#now()) return "bad-token";
+    return this.registerRunner(name, labels, { scope: t.scope });
   }
 
   authenticate(runnerId: number, secret: string): SimRunner | null {
@@ -501,7 +652,7 @@ export class SimModel extends EventEmitter {
       if (!r || r.deleted || r.busy) continue;
       const have = new Set(r.labels.map(foldLabel));
       const idx = queued.findIndex(
-        (j) => j.labels.length > 0 && j.labels.every((l) => have.has(foldLabel(l))),
+        (j) => j.labels.length > 0 && j.labels.every((l) => have.has(foldLabel(l))) && this.#reaches(r, j),
       );
       if (idx < 0) continue;
       const job = queued.splice(idx, 1)[0]!;
@@ -527,6 +678,19 @@ export class SimModel extends EventEmitter {
         conclusion: job.plannedConclusion,
       });
     }
+  }
+
+  /**
+   * Whether `job` may go to runner `r`: a repository runner takes its repository's jobs only; an
+   * organization runner any repository's of the organization that its group lets through.
+   */
+  #reaches(r: SimRunner, job: SimJob): boolean {
+    const repository = this.runs.get(job.runId)?.repository;
+    if (repository === undefined) return false;
+    if (r.scope.kind === "repo") return r.scope.repository === repository;
+    if (!repository.startsWith(`${r.scope.org}/`)) return false;
+    const group = this.runnerGroups.get(r.groupId);
+    return group !== undefined && (group.visibility === "all" || group.repositories.includes(repository));
   }
 
   /** A busy runner reports it is alive; the answer says whether the job was cancelled. */
@@ -572,4 +736,10 @@ export class SimModel extends EventEmitter {
   dispatch(): void {
     this.#dispatch();
   }
+}
+
+function sameScope(a: RunnerScope, b: RunnerScope): boolean {
+  return a.kind === "repo"
+    ? b.kind === "repo" && a.repository === b.repository
+    : b.kind === "org" && a.org === b.org;
 }

@@ -35,6 +35,22 @@ function allowNullInNullableEnums(node: unknown): void {
   for (const v of Object.values(o)) allowNullInNullableEnums(v);
 }
 allowNullInNullableEnums(spec.components);
+// Likewise `nullable` beside anyOf/oneOf without a `type` (an installation's account): Ajv reads
+// `nullable` only next to `type`, so say it as OpenAPI 3.0 means it — the schema, or null.
+function allowNullInUntypedNullables(node: unknown): void {
+  if (Array.isArray(node)) return node.forEach(allowNullInUntypedNullables);
+  if (typeof node !== "object" || node === null) return;
+  const o = node as Record<string, unknown>;
+  for (const v of Object.values(o)) allowNullInUntypedNullables(v);
+  if (o["nullable"] === true && o["type"] === undefined) {
+    const inner = { ...o };
+    delete inner["nullable"];
+    for (const k of Object.keys(o)) delete o[k];
+    o["anyOf"] = [inner, { type: "null" }];
+  }
+}
+allowNullInUntypedNullables(spec.components);
+allowNullInUntypedNullables(spec.paths);
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 const ajv = addFormats(new Ajv({ strict: false, validateSchema: false, allErrors: true }));
 ajv.addSchema(spec, "gh");
@@ -97,7 +113,7 @@ function expectValid(specPath: string, method: string, status: number, json: unk
 }
 
 beforeAll(async () => {
-  sim = await startSimulator({ tokens: [TOKEN] });
+  sim = await startSimulator({ tokens: [TOKEN], repositories: ["second"], app: { installationId: 77 } });
   // A world with every status: queued, in progress, completed (success, failure, cancelled, skipped).
   const busy = sim.queueRun({
     name: "mixed",
@@ -249,5 +265,89 @@ describe("simulator responses match GitHub's OpenAPI description", () => {
     expectSchema("basic-error", await res.json());
     const rl = await call("GET", "/rate_limit");
     expectValid("/rate_limit", "get", 200, rl.json);
+  });
+
+  const org = "/orgs/{org}";
+  const jwt = (): string => {
+    const now = Math.floor(Date.now() / 1000);
+    return sim.app!.signJwt({ iat: now - 30, exp: now + 300 });
+  };
+  async function asApp(method: string, path: string): Promise<{ status: number; json: unknown }> {
+    const res = await fetch(`${sim.url}${path}`, { method, headers: { authorization: `Bearer ${jwt()}` } });
+    const json: unknown = await res.json();
+    return { status: res.status, json };
+  }
+
+  it("lists the organization's repositories", async () => {
+    const r = await call("GET", `/orgs/${sim.owner}/repos?per_page=1`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get("link")).toMatch(/rel="next"/);
+    expectValid(`${org}/repos`, "get", 200, r.json);
+  });
+
+  it("organization runners: JIT config (201, 404 for an unknown group), list, get, delete, registration token", async () => {
+    const group = sim.model.addRunnerGroup("selected-group", ["second"]);
+    const groups = await call("GET", `/orgs/${sim.owner}/actions/runner-groups`);
+    expectValid(`${org}/actions/runner-groups`, "get", 200, groups.json);
+    expect(groups.json).toMatchObject({ total_count: 2 });
+    const jit = await call("POST", `/orgs/${sim.owner}/actions/runners/generate-jitconfig`, {
+      name: "org-runner-1",
+      runner_group_id: group.id,
+      labels: ["self-hosted"],
+    });
+    expect(jit.status).toBe(201);
+    expectValid(`${org}/actions/runners/generate-jitconfig`, "post", 201, jit.json);
+    const unknown = await call("POST", `/orgs/${sim.owner}/actions/runners/generate-jitconfig`, {
+      name: "org-runner-2",
+      runner_group_id: 99,
+      labels: ["self-hosted"],
+    });
+    expect(unknown.status).toBe(404);
+    expectValid(`${org}/actions/runners/generate-jitconfig`, "post", 404, unknown.json);
+    const list = await call("GET", `/orgs/${sim.owner}/actions/runners?name=org-runner-1`);
+    expectValid(`${org}/actions/runners`, "get", 200, list.json);
+    const id = (jit.json as { runner: { id: number } }).runner.id;
+    const one = await call("GET", `/orgs/${sim.owner}/actions/runners/${id}`);
+    expectValid(`${org}/actions/runners/{runner_id}`, "get", 200, one.json);
+    const token = await call("POST", `/orgs/${sim.owner}/actions/runners/registration-token`);
+    expect(token.status).toBe(201);
+    expectValid(`${org}/actions/runners/registration-token`, "post", 201, token.json);
+    expect((await call("DELETE", `/orgs/${sim.owner}/actions/runners/${id}`)).status).toBe(204);
+  });
+
+  it("the App: itself, its installations, the lookups, an access token", async () => {
+    expectValid("/app", "get", 200, (await asApp("GET", "/app")).json);
+    // The path's inlined copy of the installation schema requires the account to be a user *and*
+    // an enterprise (allOf); the component schema says either (anyOf) — check against that.
+    const installations = (await asApp("GET", "/app/installations")).json as unknown[];
+    expect(installations).toHaveLength(1);
+    for (const i of installations) expectSchema("installation", i);
+    expectValid(
+      "/app/installations/{installation_id}",
+      "get",
+      200,
+      (await asApp("GET", "/app/installations/77")).json,
+    );
+    const missing = await asApp("GET", "/app/installations/78");
+    expect(missing.status).toBe(404);
+    expectValid("/app/installations/{installation_id}", "get", 404, missing.json);
+    const byRepo = await asApp("GET", `/repos/${sim.owner}/second/installation`);
+    expectValid(`${repo}/installation`, "get", 200, byRepo.json);
+    expectValid(
+      `${org}/installation`,
+      "get",
+      200,
+      (await asApp("GET", `/orgs/${sim.owner}/installation`)).json,
+    );
+    const token = await asApp("POST", "/app/installations/77/access_tokens");
+    expect(token.status).toBe(201);
+    expectValid("/app/installations/{installation_id}/access_tokens", "post", 201, token.json);
+    const gone = await asApp("POST", "/app/installations/78/access_tokens");
+    expectValid("/app/installations/{installation_id}/access_tokens", "post", 404, gone.json);
+    const refused = await fetch(`${sim.url}/app`, {
+      headers: { authorization: "Bearer eyJhbGciOiJSUzI1NiJ9.e30.AAAA" },
+    });
+    expect(refused.status).toBe(401);
+    expectSchema("basic-error", await refused.json());
   });
 });

@@ -1,4 +1,5 @@
 /** The simulator's request accounting: counts per route and a bounded log of REST requests. */
+import type { CredentialKind } from "./credentials.js";
 
 export interface RequestRecord {
   readonly method: string;
@@ -6,6 +7,8 @@ export interface RequestRecord {
   readonly route: string;
   readonly status: number;
   readonly counted: boolean;
+  /** The kind of credential the request carried (checked or, when refused, as it looked). */
+  readonly credential: CredentialKind;
   readonly at: number;
   /** The X-GitHub-Api-Version the client sent, if any. */
   readonly apiVersion: string | null;

@@ -15,6 +15,7 @@ describeBackendContract("nixos-container (fake host)", async () => {
       log: silentLogger,
       clock: systemClock,
       source: { kind: "system", path: systemPath },
+      ownedDir: join(host.root, "var/lib/runner-controller/nixos-containers"),
       limits: { cpuQuota: "200%", memoryMax: "2G", tasksMax: "4096" },
       paths: host.paths,
       commandEnv: host.env,

@@ -15,6 +15,8 @@ import type { GitHubView, ObservedRunner } from "../../src/domain/types.js";
 export interface WorldJob {
   readonly id: number;
   readonly labels: readonly string[];
+  /** owner/name */
+  readonly repository: string;
   status: "queued" | "in_progress" | "completed";
   runnerName: string | null;
   readonly createdAt: number;
@@ -42,10 +44,7 @@ export interface Pending {
 }
 
 export class CoreWorld {
-  state: CoreState = initialState(
-    { version: 1, containers: [], deregistrations: [] },
-    { minIdle: 0, maxConcurrent: 100 },
-  );
+  state: CoreState;
   now = Date.UTC(2026, 0, 1);
   readonly jobs: WorldJob[] = [];
   readonly runners = new Map<string, WorldRunner>();
@@ -57,17 +56,32 @@ export class CoreWorld {
   #nextRunnerId = 1;
   #nextJobId = 1;
 
-  constructor(readonly config: CoreConfig) {}
+  constructor(readonly config: CoreConfig) {
+    this.state = initialState(
+      { version: 1, containers: [], deregistrations: [] },
+      { ...config, minIdle: 0, maxConcurrent: 100 },
+    );
+  }
+
+  /** The repositories the world's jobs can belong to (owner/name). */
+  get repositories(): readonly string[] {
+    const scope = this.config.scope;
+    if (scope.kind === "repo") return [scope.repository];
+    return scope.repositories === "all"
+      ? [`${scope.org}/repo`]
+      : scope.repositories.map((r) => `${scope.org}/${r}`);
+  }
 
   get ours(): readonly string[] {
     return this.config.runnerLabels;
   }
 
-  addJob(labels: readonly string[]): WorldJob {
+  addJob(labels: readonly string[], repository = this.repositories[0]!): WorldJob {
     const id = 1_000_000 + this.#nextJobId++;
     const job: WorldJob = {
       id,
       labels,
+      repository,
       status: "queued",
       runnerName: null,
       createdAt: this.now,
@@ -124,13 +138,21 @@ export class CoreWorld {
     return nextWakeAt(this.state, this.now, this.config);
   }
 
-  view(startedAt: number, jobsNow: boolean, runnersNow: boolean, old: GitHubView | null): GitHubView {
+  /** What a poll of `repos` (default: every repository) shows: their jobs, and every runner. */
+  view(
+    startedAt: number,
+    jobsNow: boolean,
+    runnersNow: boolean,
+    old: GitHubView | null,
+    repos: readonly string[] = this.repositories,
+  ): GitHubView {
+    const looked = new Set(repos.map((r) => r.toLowerCase()));
     return {
       startedAt,
       jobs:
         jobsNow || !old
           ? this.jobs
-              .filter((j) => j.status !== "completed")
+              .filter((j) => j.status !== "completed" && looked.has(j.repository.toLowerCase()))
               .map((j) => ({
                 id: j.id,
                 runId: j.id,
@@ -139,9 +161,13 @@ export class CoreWorld {
                 labels: j.labels,
                 runnerName: j.runnerName,
                 createdAt: j.createdAt,
+                repository: j.repository,
               }))
           : old.jobs,
       runners: runnersNow || !old ? this.#listed() : old.runners,
+      repositories: repos,
+      // The runners' list, and each repository's five run lists.
+      requests: 1 + 5 * repos.length,
     };
   }
 
@@ -176,7 +202,10 @@ export class CoreWorld {
         if (fail)
           return done({ type: "github-failed", code: "RC_GITHUB_RATE_LIMITED", message: "rate limited" });
         // The view started when it was asked for; its parts may have been read then or now.
-        return done({ type: "github-observed", view: this.view(p.startedAt, !snapshotEarly, true, null) });
+        return done({
+          type: "github-observed",
+          view: this.view(p.startedAt, !snapshotEarly, true, null, e.repositories),
+        });
       case "list-backend":
         if (fail) return done({ type: "backend-list-failed", message: "list failed" });
         return done({

@@ -98,6 +98,8 @@ export interface FakeJob {
   startedAt: number | null;
   /** Every runner that took it (more than one means it was served twice). */
   readonly assignments: string[];
+  /** Its repository (owner/name). */
+  readonly repository: string;
 }
 
 export interface FakeRunner {
@@ -109,7 +111,12 @@ export interface FakeRunner {
 }
 
 export type GitHubMethod =
-  "observe" | "listRunners" | "createJitRunner" | "createRegistrationToken" | "deleteRunner";
+  | "observe"
+  | "listRepositories"
+  | "listRunners"
+  | "createJitRunner"
+  | "createRegistrationToken"
+  | "deleteRunner";
 
 export interface Call {
   readonly method: string;
@@ -136,7 +143,7 @@ export class FakeGitHub implements GitHubPort {
   }
 
   /** Queue a job (its id grows with every call, so it is also its age). */
-  queueJob(labels: readonly string[], durationMs = 60_000, name = "job"): FakeJob {
+  queueJob(labels: readonly string[], durationMs = 60_000, name = "job", repository = "octo/repo"): FakeJob {
     const id = this.#nextJobId++;
     const job: FakeJob = {
       id,
@@ -149,6 +156,7 @@ export class FakeGitHub implements GitHubPort {
       durationMs,
       startedAt: null,
       assignments: [],
+      repository,
     };
     this.jobs.push(job);
     return job;
@@ -183,12 +191,18 @@ export class FakeGitHub implements GitHubPort {
     }
   }
 
-  async observe(): Promise<GitHubView> {
+  /** The repositories listRepositories() answers (owner/name). */
+  repositories: string[] = ["octo/repo"];
+
+  async observe(repos: readonly string[]): Promise<GitHubView> {
     const startedAt = this.clock.now();
-    return this.#call("observe", undefined, () => ({
+    const wanted = new Set(repos.map((r) => r.toLowerCase()));
+    return this.#call("observe", repos.join(","), () => ({
       startedAt,
+      repositories: [...repos],
+      requests: 1,
       jobs: this.jobs
-        .filter((j) => j.status !== "completed")
+        .filter((j) => j.status !== "completed" && wanted.has(j.repository.toLowerCase()))
         .map((j) => ({
           id: j.id,
           runId: j.runId,
@@ -197,6 +211,7 @@ export class FakeGitHub implements GitHubPort {
           labels: [...j.labels],
           runnerName: j.runnerName,
           createdAt: j.createdAt,
+          repository: j.repository,
         })),
       runners: this.#listed(),
     }));
@@ -204,6 +219,13 @@ export class FakeGitHub implements GitHubPort {
 
   #listed(): ObservedRunner[] {
     return [...this.runners.values()].map((r) => ({ ...r, labels: [...r.labels] }));
+  }
+
+  listRepositories(): Promise<{ repositories: string[]; requests: number }> {
+    return this.#call("listRepositories", undefined, () => ({
+      repositories: [...this.repositories],
+      requests: 1,
+    }));
   }
 
   listRunners(): Promise<ObservedRunner[]> {

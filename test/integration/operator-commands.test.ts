@@ -150,7 +150,9 @@ describe("runner-status", () => {
     const only = await cliEnv(portOf(daemon), { GITHUB_REPO: undefined, GITHUB_TOKEN_FILE: undefined });
     const a = await runCli(BIN.status, [], only);
     expect(a.code, a.stdout + a.stderr).toBe(0);
-    expect(a.stdout).toMatch(/^GitHub +not queried: GITHUB_REPO and GITHUB_TOKEN_FILE are not set/m);
+    expect(a.stdout).toMatch(
+      /^GitHub +not queried: GITHUB_REPO \(or GITHUB_ORG\) and GITHUB_TOKEN_FILE \(or GITHUB_APP_ID\) are not set/m,
+    );
 
     const missing = join(world.dir, "no-such-token");
     const b = await runCli(BIN.status, [], await cliEnv(portOf(daemon), { GITHUB_TOKEN_FILE: missing }));
@@ -254,7 +256,7 @@ describe("cleanup-github-runners", () => {
     const noRepo = await runCli(BIN.cleanupRunners, [], await cliEnv(null, { GITHUB_REPO: undefined }));
     expect(noRepo.code).toBe(2);
     expect(noRepo.stderr).toMatch(
-      /^cleanup-github-runners: GITHUB_REPO is not set — set it to the repository/m,
+      /^cleanup-github-runners: GITHUB_REPO is not set, nor GITHUB_ORG — set GITHUB_REPO to the repository/m,
     );
 
     const missing = join(world.dir, "gone", "token");

@@ -81,6 +81,17 @@ const OPTIONS_OF = `
       } ] else walk p v) (builtins.attrNames set));
   in walk [ ] opts`;
 
+/** The messages of the assertions that fail for the defaults with repo and tokenFile set, plus `override`. */
+function failingChecks(override: string, stateVersion = "25.05"): string[] {
+  return nixEval<string[]>(`
+    let
+      l = import ./nix/lib.nix;
+      base = l.defaults // { repo = "o/r"; tokenFile = "/run/t"; runnerCommand = null; runnerNamePrefix = null;
+                             nat = { enable = true; externalInterface = "eth0"; }; };
+      cfg = base // (${override});
+    in map (a: a.message) (builtins.filter (a: !a.assertion) (l.checks { inherit cfg; stateVersion = "${stateVersion}"; }))`);
+}
+
 const MODULE_OPTIONS = `(import ./nix/module.nix { config = { }; lib = ${LIB}; pkgs = { }; }).options.services.runner-controller`;
 
 interface OptionFacts {
@@ -141,6 +152,7 @@ describe.skipIf(!hasNix)("Nix files", () => {
         l = import ./nix/lib.nix;
         cfg = l.defaults // {
           repo = "o/r"; tokenFile = "/run/t"; runnerCommand = "/opt/run.sh"; runnerNamePrefix = "ci";
+          org = "o"; repos = [ "r" "s" ]; app = { id = 1; privateKeyFile = "/run/k"; installationId = 2; };
           nat = { enable = true; externalInterface = "eth0"; };
           container = l.defaults.container // { nixosPath = "/nix/store/00000000000000000000000000000000-source/nixos"; };
           webhook = l.defaults.webhook // { enable = true; secretFile = "/run/secrets/webhook"; };
@@ -173,15 +185,24 @@ describe.skipIf(!hasNix)("Nix files", () => {
       const option = byPath.get(v.nixOption!)!;
       const p = v.presence;
       if (p.type === "required") {
-        expect(option.hasDefault, `${v.nixOption} must have no default (${v.name} is required)`).toBe(false);
+        // No default, or null with an assertion that demands a value (GITHUB_REPO or GITHUB_ORG,
+        // GITHUB_TOKEN_FILE or the App: the module asks for exactly one of each pair).
+        if (option.hasDefault) {
+          expect(option.default, `${v.nixOption} (${v.name} is required)`).toBeNull();
+          const unset = v.nixOption === "repo" ? `{ repo = null; }` : `{ ${v.nixOption} = null; }`;
+          expect(failingChecks(unset), `${v.nixOption} = null must fail an assertion`).toEqual([
+            expect.stringContaining(`services.runner-controller.${v.nixOption}`),
+          ]);
+        }
       } else if (p.type === "default") {
         // The module's default, through toEnv, is what the daemon makes of the table's default.
         expect(facts.env[v.name], v.name).toBeDefined();
         expect(readVariable(v, { [v.name]: facts.env[v.name] }, host), v.name).toEqual(
           readVariable(v, {}, host),
         );
-      } else if (v.name !== "CONTAINER_SYSTEM") {
-        // Unset by default, so the daemon derives it (or goes without) as the table says.
+      } else if (!["CONTAINER_SYSTEM", "GITHUB_REPO", "GITHUB_TOKEN_FILE"].includes(v.name)) {
+        // Unset by default, so the daemon derives it (or goes without) as the table says. (The
+        // repository and the token file are set above: one scope and one credential are needed.)
         expect(facts.env[v.name], v.name).toBeUndefined();
       }
     }

@@ -66,6 +66,7 @@ describe("the nixos-container backend's usage", () => {
       log: silentLogger,
       clock: systemClock,
       source: { kind: "system", path: host.systemPath },
+      ownedDir: join(host.root, "var/lib/runner-controller/nixos-containers"),
       limits: { cpuQuota: null, memoryMax: null, tasksMax: null },
       paths: host.paths,
       commandEnv: host.env,

@@ -18,6 +18,7 @@ import {
   writeGuestSecret,
   writeNspawnFile,
 } from "../../src/backend/nixos/host-files.js";
+import { Ownership } from "../../src/backend/nixos/ownership.js";
 import { systemClock, type Clock } from "../../src/clock.js";
 import { subnet } from "../../src/domain/subnets.js";
 import { ControllerError } from "../../src/errors.js";
@@ -50,11 +51,22 @@ async function present(path: string): Promise<boolean> {
 let host: FakeHost;
 const opened: NixosContainerBackend[] = [];
 
+/** This instance's ownership markers (STATE_DIR/nixos-containers). */
+function ownedDir(): string {
+  return join(host.root, "var/lib/runner-controller/nixos-containers");
+}
+
+/** What the backend writes before it creates `name`: the container is ours. */
+async function markOwned(name: string): Promise<void> {
+  await new Ownership(ownedDir()).claim(name);
+}
+
 function backend(extra: Partial<NixosContainerBackendOptions> = {}): NixosContainerBackend {
   const b = new NixosContainerBackend({
     log: silentLogger,
     clock: systemClock,
     source: { kind: "system", path: host.systemPath },
+    ownedDir: ownedDir(),
     limits: { cpuQuota: "200%", memoryMax: "2G", tasksMax: "4096" },
     paths: host.paths,
     commandEnv: host.env,
@@ -277,6 +289,7 @@ describe("create", () => {
 
   it("removes leftovers of an earlier container of the same name before creating it", async () => {
     const name = "j0000108";
+    await markOwned(name);
     expect(host.tool("nixos-container", ["create", name, "--system-path", host.systemPath]).code).toBe(0);
     await writeNspawnFile(nspawnPath(host.paths, name), "stale\n");
     await writeGuestSecret(join(host.paths.stateDir, name), "old secret\n");
@@ -349,6 +362,7 @@ describe("failures are classified by stderr, whatever the exit code", () => {
     await mkdir(host.paths.confDir, { recursive: true });
     await writeFile(join(host.root, "declared.conf"), "PRIVATE_NETWORK=1\n");
     await symlink(join(host.root, "declared.conf"), join(host.paths.confDir, "j0000212.conf"));
+    await markOwned("j0000212");
     const err = await backend()
       .destroy("j0000212")
       .catch((e: unknown) => e);
@@ -568,6 +582,7 @@ describe("teardown", () => {
   };
   for (const [what, crash] of Object.entries(crashes)) {
     it(`finishes a teardown after a crash: ${what}`, async () => {
+      await markOwned(name); // written before anything of the container is made
       await crash(host);
       await host.clearCalls();
       const b = backend();
@@ -578,6 +593,67 @@ describe("teardown", () => {
       expect((await b.list()).has(name)).toBe(false);
     });
   }
+});
+
+describe("several instances on one host: each touches only the containers it marked", () => {
+  const other = (): NixosContainerBackend =>
+    backend({ ownedDir: join(host.root, "var/lib/runner-controller-b/nixos-containers") });
+
+  it("another instance neither lists, destroys nor reuses a container it did not make", async () => {
+    const a = backend({ watchIntervalMs: 60_000 });
+    const b = other();
+    await a.create(spec("j0000601"), new AbortController().signal);
+    expect([...(await b.list()).keys()]).toEqual([]);
+    await host.clearCalls();
+    await b.destroy("j0000601");
+    expect(await host.commandLines()).toEqual([]);
+    const err = await b.create(spec("j0000601"), new AbortController().signal).catch((e: unknown) => e);
+    expect((err as ContainerCommandError).failure).toBe("already-exists");
+    expect((err as ContainerCommandError).message).toMatch(/not this controller's/);
+    expect(await host.commandLines()).toEqual([]);
+    expect(await host.unitState("j0000601")).toBe("active");
+    expect([...(await a.list()).entries()]).toEqual([["j0000601", "running"]]);
+    await a.destroy("j0000601");
+    await expectClean("j0000601");
+    expect(await readdir(ownedDir())).toEqual([]);
+  });
+
+  it("a marker that cannot be written stops the create before anything is made (STATE_DIR unwritable)", async () => {
+    const blocked = join(host.root, "not-a-directory");
+    await writeFile(blocked, "");
+    const b = backend({ ownedDir: join(blocked, "nixos-containers") });
+    const err = await b.create(spec("j0000606"), new AbortController().signal).catch((e: unknown) => e);
+    expect((err as ControllerError).code).toBe("RC_STATE_UNWRITABLE");
+    expect(await host.commandLines()).toEqual([]);
+  });
+
+  it("an instance's containers and the other's are listed apart", async () => {
+    const a = backend({ watchIntervalMs: 60_000 });
+    const b = other();
+    await a.create(spec("j0000602"), new AbortController().signal);
+    await b.create(spec("j0000603"), new AbortController().signal);
+    expect([...(await a.list()).keys()]).toEqual(["j0000602"]);
+    expect([...(await b.list()).keys()]).toEqual(["j0000603"]);
+  });
+
+  it("a STATE_DIR from before markers (a state file, no marker directory) adopts what it finds, once", async () => {
+    expect(host.tool("nixos-container", ["create", "j0000604", "--system-path", host.systemPath]).code).toBe(
+      0,
+    );
+    const stateDir = join(host.root, "var/lib/runner-controller");
+    await mkdir(stateDir, { recursive: true });
+    await writeFile(join(stateDir, "state.json"), "{}\n");
+    // A new instance (no state file yet) does not adopt it.
+    expect([...(await other().list()).keys()]).toEqual([]);
+    const upgraded = backend({ legacyStateFile: join(stateDir, "state.json") });
+    expect([...(await upgraded.list()).keys()]).toEqual(["j0000604"]);
+    expect(await readdir(ownedDir())).toEqual(["j0000604"]);
+    // Later containers are only the marked ones.
+    expect(host.tool("nixos-container", ["create", "j0000605", "--system-path", host.systemPath]).code).toBe(
+      0,
+    );
+    expect([...(await upgraded.list()).keys()]).toEqual(["j0000604"]);
+  });
 });
 
 describe("list and completion", () => {

@@ -40,6 +40,13 @@ export interface NixosContainerBackendOptions {
   readonly clock: Clock;
   readonly source: ContainerSource;
   /**
+   * This instance's ownership markers (STATE_DIR/nixos-containers): only containers marked there
+   * are listed, adopted or destroyed (nixos/ownership.ts).
+   */
+  readonly ownedDir: string;
+  /** STATE_DIR/state.json: present without `ownedDir`, the STATE_DIR predates markers (adopt all). */
+  readonly legacyStateFile?: string;
+  /**
    * With a template: the `nixos` directory of the nixpkgs that evaluates it, passed as `create
    * --nixos-path`. Without it nixos-container evaluates `<nixpkgs/nixos>`, which needs nixpkgs on
    * NIX_PATH (flake-based hosts and services have none).
@@ -101,6 +108,16 @@ export function hintFor(kind: FailureKind, name: string, source: ContainerSource
     default:
       return undefined;
   }
+}
+
+/** A container named `name` exists (`found`) but is not this controller's: it is never touched. */
+export function notOurs(name: string, found: string, ownedDir: string): ContainerCommandError {
+  return new ContainerCommandError(
+    "already-exists",
+    false,
+    `a container named ${name} exists on this host and is not this controller's (${found})`,
+    `it belongs to another runner-controller instance or to the host; this controller never touches it (its markers are in ${ownedDir})`,
+  );
 }
 
 /** Refuse options no command line may be made from; returns the extra nspawn flags. */

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isContainerName, MAX_CONTAINER_NAME_LENGTH } from "../../domain/naming.js";
+import { networkNumber, subnet } from "../../domain/subnets.js";
 import { plan, type PlanEffect, type PlanInput, type PlannerConfig } from "./plan.js";
 import type {
   BackendState,
@@ -30,6 +31,7 @@ function job(id: number, over: Partial<ObservedJob> = {}): ObservedJob {
     labels: ["self-hosted", "nix"],
     runnerName: null,
     createdAt: id,
+    repository: "octo/repo",
     ...over,
   };
 }
@@ -60,7 +62,7 @@ function input(
 ): PlanInput {
   const { jobs = [], runners = [], ...rest } = over;
   const records = rest.records ?? [];
-  const github: GitHubView = { startedAt: 0, jobs, runners };
+  const github: GitHubView = { startedAt: 0, jobs, runners, repositories: ["octo/repo"], requests: 0 };
   return {
     now: 100,
     config,
@@ -85,10 +87,10 @@ describe("planner: creating containers", () => {
   it("creates one container per queued matching job, oldest first, up to MAX_CONCURRENT", () => {
     const p = plan(input({ jobs: [job(45000000005), job(45000000002), job(45000000003), job(45000000004)] }));
     expect(kinds(p.effects)).toEqual(["create:j0000002", "create:j0000003", "create:j0000004"]);
-    expect(p.records.map((r) => [r.name, r.jobId, r.subnet, r.phase, r.runnerName])).toEqual([
-      ["j0000002", 45000000002, 100, "creating", "host-j0000002"],
-      ["j0000003", 45000000003, 101, "creating", "host-j0000003"],
-      ["j0000004", 45000000004, 102, "creating", "host-j0000004"],
+    expect(p.records.map((r) => [r.name, r.jobId, subnet(r.subnet).cidr, r.phase, r.runnerName])).toEqual([
+      ["j0000002", 45000000002, "192.168.100.0/24", "creating", "host-j0000002"],
+      ["j0000003", 45000000003, "192.168.101.0/24", "creating", "host-j0000003"],
+      ["j0000004", 45000000004, "192.168.102.0/24", "creating", "host-j0000004"],
     ]);
   });
 
@@ -169,6 +171,14 @@ describe("planner: creating containers", () => {
     ]);
   });
 
+  it("takes subnets from the configured range (CONTAINER_SUBNETS), and no further", () => {
+    // 10.0.0.0/24-10.0.1.0/24: two networks for three queued jobs.
+    const subnets = { first: 10 << 16, last: (10 << 16) | 1 };
+    const p = plan({ ...input({ jobs: [job(1), job(2), job(3)] }), config: { ...config, subnets } });
+    expect(p.records.map((r) => subnet(r.subnet).cidr)).toEqual(["10.0.0.0/24", "10.0.1.0/24"]);
+    expect(kinds(p.effects)).toEqual(["create:j0000001", "create:j0000002"]);
+  });
+
   it("gives a colliding job a suffixed name and the lowest free subnet", () => {
     const records = [
       rec("j0000001", { phase: "busy", jobId: 99, subnet: 100 }),
@@ -183,7 +193,8 @@ describe("planner: creating containers", () => {
     );
     const created = p.records.find((r) => r.phase === "creating")!;
     expect(created.name).toBe("j0000001-1");
-    expect(created.subnet).toBe(101);
+    // Records from an old state file hold 100 and 102 (192.168.N.0/24): 101 is the free one.
+    expect(subnet(created.subnet).cidr).toBe("192.168.101.0/24");
   });
 
   it("discounts one queued job per runner that ended after the view was taken (it took one of them)", () => {
@@ -191,14 +202,29 @@ describe("planner: creating containers", () => {
     const p = plan(
       input({
         recentlyFinished: finished,
-        github: { startedAt: 40, jobs: [job(7), job(8)], runners: [] },
+        github: {
+          startedAt: 40,
+          jobs: [job(7), job(8)],
+          runners: [],
+          repositories: ["octo/repo"],
+          requests: 0,
+        },
       }),
     );
     // The oldest is the one GitHub most likely handed it; one container is created, not two.
     expect(kinds(p.effects)).toEqual(["create:j0000008"]);
     // A view taken after the runner ended shows what really is queued.
     const q = plan(
-      input({ recentlyFinished: finished, github: { startedAt: 60, jobs: [job(7), job(8)], runners: [] } }),
+      input({
+        recentlyFinished: finished,
+        github: {
+          startedAt: 60,
+          jobs: [job(7), job(8)],
+          runners: [],
+          repositories: ["octo/repo"],
+          requests: 0,
+        },
+      }),
     );
     expect(kinds(q.effects)).toEqual(["create:j0000007", "create:j0000008"]);
     // So does one that saw what the runner was running.
@@ -209,6 +235,8 @@ describe("planner: creating containers", () => {
           startedAt: 40,
           jobs: [job(6, { status: "in_progress", runnerName: "host-j0000003" }), job(7), job(8)],
           runners: [],
+          repositories: ["octo/repo"],
+          requests: 0,
         },
       }),
     );
@@ -430,7 +458,15 @@ const arbSituation = fc
       config: { ...config, maxConcurrent: s.max },
       records,
       deregistrations: [],
-      github: s.githubFresh ? { startedAt: 0, jobs: [...uniqueJobs.values()], runners: [] } : null,
+      github: s.githubFresh
+        ? {
+            startedAt: 0,
+            jobs: [...uniqueJobs.values()],
+            runners: [],
+            repositories: ["octo/repo"],
+            requests: 0,
+          }
+        : null,
       backend,
       inFlight,
       recentlyFinished: new Map(),
@@ -517,7 +553,7 @@ describe("planner properties", () => {
           expect(n.length).toBeLessThanOrEqual(MAX_CONTAINER_NAME_LENGTH);
           expect(isContainerName(n)).toBe(true);
         }
-        const subnets = p.records.map((r) => r.subnet);
+        const subnets = p.records.map((r) => networkNumber(r.subnet));
         expect(new Set(subnets).size).toBe(subnets.length);
       }),
       { numRuns: 500 },

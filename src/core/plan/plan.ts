@@ -23,8 +23,13 @@ import {
   withPhase,
 } from "./records.js";
 import { LabelMatcher } from "../../domain/labels.js";
-import { containerNameFor, isContainerName, runnerNameMatcher } from "../../domain/naming.js";
-import { allocateSubnet } from "../../domain/subnets.js";
+import {
+  containerNameFor,
+  isContainerName,
+  poolContainerNameFor,
+  runnerNameMatcher,
+} from "../../domain/naming.js";
+import { allocateSubnet, DEFAULT_SUBNET_RANGE, type SubnetRange } from "../../domain/subnets.js";
 import type {
   BackendState,
   ContainerRecord,
@@ -44,6 +49,8 @@ export interface PlannerConfig {
   readonly poolMaxAgeMs: number;
   readonly runnerLabels: readonly string[];
   readonly runnerNamePrefix: string;
+  /** CONTAINER_SUBNETS (unset: the default range). */
+  readonly subnets?: SubnetRange;
 }
 
 export interface PlanInput {
@@ -323,11 +330,12 @@ export function plan(input: PlanInput): Plan {
         if (name) names.add(name);
       }
       const subnets = new Set([...records.values()].map((r) => r.subnet));
+      const range = config.subnets ?? DEFAULT_SUBNET_RANGE;
       for (const job of queued) {
         if (free <= 0) break;
         if (claimed.has(job.id)) continue;
         const name = containerNameFor(job.id, names);
-        const subnet = allocateSubnet(subnets);
+        const subnet = allocateSubnet(subnets, range);
         if (name === null || subnet === null) break;
         names.add(name);
         subnets.add(subnet);
@@ -338,8 +346,8 @@ export function plan(input: PlanInput): Plan {
       }
       // The pool, with what capacity is left.
       while (poolDeficit > 0 && free > 0) {
-        const name = containerNameFor(Math.floor(now / 1000), names, "p");
-        const subnet = allocateSubnet(subnets);
+        const name = poolContainerNameFor(Math.floor(now / 1000), config.runnerNamePrefix, names);
+        const subnet = allocateSubnet(subnets, range);
         if (name === null || subnet === null) break;
         names.add(name);
         subnets.add(subnet);

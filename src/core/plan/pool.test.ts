@@ -26,6 +26,7 @@ function job(id: number, over: Partial<ObservedJob> = {}): ObservedJob {
     labels: ["nix"],
     runnerName: null,
     createdAt: id,
+    repository: "octo/repo",
     ...over,
   };
 }
@@ -62,7 +63,7 @@ const online = (r: ContainerRecord, busy = false): ObservedRunner => ({
 function input(over: Partial<PlanInput> & { jobs?: ObservedJob[]; runners?: ObservedRunner[] }): PlanInput {
   const { jobs = [], runners = [], ...rest } = over;
   const records = rest.records ?? [];
-  const github: GitHubView = { startedAt: 0, jobs, runners };
+  const github: GitHubView = { startedAt: 0, jobs, runners, repositories: ["octo/repo"], requests: 0 };
   return {
     now: 1000,
     config,

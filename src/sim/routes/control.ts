@@ -1,6 +1,7 @@
 /**
  * The simulator's control API (under /_sim/), for tests, the demo and benchmarks: queue and cancel
- * runs and jobs, read the state and the request counts, script faults, add and remove tokens.
+ * runs and jobs, read the state and the request counts, script faults, add and remove tokens, add
+ * repositories (`POST /_sim/repos` with `{"names":[…]}` or `{"count":N,"prefix":"repo"}`).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FaultRule } from "../faults.js";
@@ -56,6 +57,20 @@ export function controlApi(sim: ControlTarget): ControlApi {
     .on("POST", "/_sim/runs/:id(\\d+)/cancel", ({ res, params }) =>
       sendJson(res, model.cancelRun(Number(params["id"])) ? 202 : 404, {}),
     )
+    .on("POST", "/_sim/repos", ({ res, body }) => {
+      const { names, count, prefix } = body as { names?: unknown; count?: unknown; prefix?: unknown };
+      try {
+        const added = [
+          ...(Array.isArray(names) ? names.map((n) => model.addRepository(String(n))) : []),
+          ...(typeof count === "number"
+            ? model.addRepositories(count, typeof prefix === "string" ? prefix : "repo")
+            : []),
+        ];
+        sendJson(res, 201, { repositories: added.map((r) => r.fullName) });
+      } catch (e) {
+        sendJson(res, 422, { message: (e as Error).message });
+      }
+    })
     .on("GET", "/_sim/stats", ({ res }) => sendJson(res, 200, sim.stats))
     .on("POST", "/_sim/stats/reset", ({ res }) => {
       sim.resetStats();
@@ -82,12 +97,19 @@ export function controlApi(sim: ControlTarget): ControlApi {
     .on("GET", "/_sim/state", ({ res, url }) => {
       const includeDone = url.searchParams.get("all") === "1";
       sendJson(res, 200, {
-        runs: [...model.runs.values()].map((r) => ({ id: r.id, name: r.name, ...model.runStatus(r) })),
+        repositories: [...model.repositories.keys()],
+        runs: [...model.runs.values()].map((r) => ({
+          id: r.id,
+          repository: r.repository,
+          name: r.name,
+          ...model.runStatus(r),
+        })),
         jobs: [...model.jobs.values()]
           .filter((j) => includeDone || j.status !== "completed")
           .map((j) => ({
             id: j.id,
             runId: j.runId,
+            repository: model.runs.get(j.runId)?.repository,
             name: j.name,
             created: j.created,
             status: j.status,
@@ -96,7 +118,7 @@ export function controlApi(sim: ControlTarget): ControlApi {
             runnerName: j.runnerName,
             assignments: j.assignments,
           })),
-        runners: model.liveRunners().map((r) => ({ ...runnerJson(model.runnerView(r)) })),
+        runners: model.liveRunners().map((r) => ({ ...runnerJson(model.runnerView(r)), scope: r.scope })),
       });
     });
 

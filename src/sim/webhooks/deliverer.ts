@@ -10,7 +10,7 @@
  */
 import { createHmac, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { RepoRef } from "../fixtures.js";
+import { OWNER_ID, type RepoRef } from "../fixtures.js";
 import type { SimEvent, SimJob, SimModel } from "../model.js";
 import { workflowJobPayload, type SimWebhookAction } from "./payload.js";
 
@@ -34,6 +34,11 @@ export interface SimWebhookFaultRule {
 
 export interface SimWebhookTarget {
   readonly url: string;
+  /**
+   * Where the hook is: "repository" (default) gets the jobs of the options' `ref` repository only;
+   * "organization" gets the jobs of every repository of the owner.
+   */
+  readonly scope?: "repository" | "organization";
   /** The secret to sign with, or a file whose first non-blank line is read at every delivery. */
   readonly secret?: string;
   readonly secretFile?: string;
@@ -56,7 +61,10 @@ export interface SimWebhookDelivery {
 }
 
 export interface SimWebhooksOptions {
+  /** The base URL, and the repository of "repository" hooks. */
   readonly ref: RepoRef;
+  /** The App's installation id, sent in each payload (`installation: {id}`) when given. */
+  readonly installationId?: number;
   readonly targets?: readonly SimWebhookTarget[];
   readonly faults?: readonly SimWebhookFaultRule[];
   /** A receiver that does not answer within this long is given up on. Default 10 s (GitHub's). */
@@ -134,9 +142,14 @@ export class SimWebhooks {
   /** Send `action` about `job` as it stands now to every target (the model's events call this). */
   deliver(job: SimJob, action: SimWebhookAction): void {
     // Built now: the job changes on, the payload must say what was true when the event happened.
-    const body = JSON.stringify(workflowJobPayload(this.#options.ref, this.#model, job, action));
-    for (const state of this.#targets)
+    const { ref, installationId } = this.#options;
+    const body = JSON.stringify(workflowJobPayload(ref, this.#model, job, action, installationId));
+    const repository = this.#model.runs.get(job.runId)?.repository;
+    for (const state of this.#targets) {
+      if ((state.target.scope ?? "repository") === "repository" && repository !== `${ref.owner}/${ref.repo}`)
+        continue;
       this.#dispatch(state, { deliveryId: randomUUID(), action, jobId: job.id, body });
+    }
   }
 
   /** Resolves when nothing is in flight, queued or delayed; deliveries still held back for reordering go first. */
@@ -225,6 +238,21 @@ export class SimWebhooks {
     void tracked.then(() => this.#inFlight.delete(tracked));
   }
 
+  /** GitHub's headers naming what the hook is installed on. */
+  #hookTarget(target: SimWebhookTarget): Record<string, string> {
+    if (target.scope === "organization")
+      return {
+        "x-github-hook-installation-target-type": "organization",
+        "x-github-hook-installation-target-id": String(OWNER_ID),
+      };
+    const { ref } = this.#options;
+    const id = this.#model.repository(`${ref.owner}/${ref.repo}`)?.id ?? ref.id ?? 1296269;
+    return {
+      "x-github-hook-installation-target-type": "repository",
+      "x-github-hook-installation-target-id": String(id),
+    };
+  }
+
   async #send(
     target: SimWebhookTarget,
     out: Outgoing,
@@ -242,8 +270,7 @@ export class SimWebhooks {
           "x-github-event": "workflow_job",
           "x-github-delivery": out.deliveryId,
           "x-github-hook-id": String(this.#options.hookId ?? 424242),
-          "x-github-hook-installation-target-type": "repository",
-          "x-github-hook-installation-target-id": "1296269",
+          ...this.#hookTarget(target),
           "x-hub-signature": `sha1=${createHmac("sha1", secret).update(out.body).digest("hex")}`,
           "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(out.body).digest("hex")}`,
         },

@@ -1,9 +1,10 @@
 /**
- * `workflow_job` webhook payloads as GitHub sends them for a repository webhook: the action, the
- * job (the REST job's fields), the full repository and the sender. A test validates each against
+ * `workflow_job` webhook payloads as GitHub sends them: the action, the job (the REST job's
+ * fields), the job's own repository in full, the organization when the owner is one, the App's
+ * installation when there is an App, and the sender. A test validates each against
  * @octokit/webhooks-schemas and compares its shape with @octokit/webhooks-examples.
  */
-import { iso, jobJson, minimalRepository, simpleUser, type RepoRef } from "../fixtures.js";
+import { iso, jobJson, minimalRepository, OWNER_ID, simpleUser, type RepoRef } from "../fixtures.js";
 import type { SimModel, SimJob } from "../model.js";
 
 export const SIM_WEBHOOK_ACTIONS = ["waiting", "queued", "in_progress", "completed"] as const;
@@ -54,13 +55,47 @@ export function webhookRepository(ref: RepoRef, createdAt: number): Record<strin
   };
 }
 
-/** The payload for `action` on `job`, as the job stands now (build it when the change happens). */
+/** The organization object of webhook payloads. */
+export function webhookOrganization(login: string, baseUrl: string): Record<string, unknown> {
+  const api = `${baseUrl}/orgs/${login}`;
+  return {
+    login,
+    id: OWNER_ID,
+    node_id: Buffer.from(`012:Organization${OWNER_ID}`).toString("base64"),
+    url: api,
+    repos_url: `${api}/repos`,
+    events_url: `${api}/events`,
+    hooks_url: `${api}/hooks`,
+    issues_url: `${api}/issues`,
+    members_url: `${api}/members{/member}`,
+    public_members_url: `${api}/public_members{/member}`,
+    avatar_url: `https://avatars.githubusercontent.com/u/${OWNER_ID}?v=4`,
+    description: null,
+  };
+}
+
+/**
+ * The payload for `action` on `job`, as the job stands now (build it when the change happens).
+ * `base` gives the base URL (and the repository, when the model does not know the job's run).
+ */
 export function workflowJobPayload(
-  ref: RepoRef,
+  base: RepoRef,
   model: SimModel,
   job: SimJob,
   action: SimWebhookAction,
+  installationId?: number,
 ): Record<string, unknown> {
+  const run = model.runs.get(job.runId);
+  const repository = run ? model.repository(run.repository) : undefined;
+  const ref: RepoRef = repository
+    ? {
+        owner: repository.owner,
+        repo: repository.name,
+        id: repository.id,
+        ownerIsOrg: model.ownerIsOrg,
+        baseUrl: base.baseUrl,
+      }
+    : base;
   const view = model.jobView(job);
   const workflowJob = jobJson(ref, {
     ...view,
@@ -68,11 +103,19 @@ export function workflowJobPayload(
       view.conclusion === null || WEBHOOK_CONCLUSIONS.has(view.conclusion) ? view.conclusion : "failure",
   });
   if (action === "waiting") workflowJob["status"] = "waiting";
-  const run = model.runs.get(job.runId);
   return {
     action,
     workflow_job: workflowJob,
     repository: webhookRepository(ref, run?.createdAt ?? job.createdAt),
+    ...(ref.ownerIsOrg ? { organization: webhookOrganization(ref.owner, ref.baseUrl) } : {}),
+    ...(installationId !== undefined
+      ? {
+          installation: {
+            id: installationId,
+            node_id: Buffer.from(`023:Installation${installationId}`).toString("base64"),
+          },
+        }
+      : {}),
     sender: simpleUser("octocat", ref.baseUrl, 583231),
   };
 }

@@ -167,6 +167,38 @@ describe("payloads", () => {
     }
   });
 
+  it("carry the job's own repository, the organization and the installation; a repository hook gets its repository's jobs only", async () => {
+    model.addRepository("other-repo");
+    const orgUrl = `${receiverUrl}?org`;
+    attach({ installationId: 77, targets: [{ url: receiverUrl, secret: SECRET }] });
+    hooks.addTarget({ url: orgUrl, secret: SECRET, scope: "organization" });
+    const run = model.queueRun({ repository: "other-repo", jobs: [{ name: "b", labels: ["self-hosted"] }] });
+    model.queueRun({ jobs: [{ name: "a", labels: ["self-hosted"] }] });
+    await hooks.idle();
+    const toOrg = received.filter(
+      (r) => r.headers["x-github-hook-installation-target-type"] === "organization",
+    );
+    const toRepo = received.filter(
+      (r) => r.headers["x-github-hook-installation-target-type"] === "repository",
+    );
+    expect(toOrg.map((r) => (r.payload["repository"] as { full_name: string }).full_name).sort()).toEqual([
+      "octo-org/octo-repo",
+      "octo-org/other-repo",
+    ]);
+    expect(toRepo.map((r) => (r.payload["repository"] as { full_name: string }).full_name)).toEqual([
+      "octo-org/octo-repo",
+    ]);
+    const other = toOrg.find((r) => r.payload.workflow_job["run_id"] === run.id)!;
+    expect(other.payload.workflow_job["run_url"]).toContain("/repos/octo-org/other-repo/actions/runs/");
+    expect(other.payload["repository"]).toMatchObject({ id: model.repository("other-repo")!.id });
+    expect(other.payload["organization"]).toMatchObject({ login: "octo-org" });
+    expect(other.payload["installation"]).toMatchObject({ id: 77 });
+    for (const r of received) {
+      const validate = validatorFor(r.payload.action);
+      expect(validate(r.payload), ajv.errorsText(validate.errors)).toBe(true);
+    }
+  });
+
   it("say what was true when the change happened, not later", async () => {
     attach();
     await lifeOfAJob();
