@@ -323,7 +323,11 @@ describe.skipIf(!hasNix)("NixOS module: instances.<name>", () => {
         services = builtins.attrNames c.systemd.services;
         timers = builtins.attrNames c.systemd.timers;
         env = c.systemd.services.runner-controller.environment;
-        expected = { MALLOC_ARENA_MAX = "2"; } // l.toEnv cfg null;
+        expected = {
+          MALLOC_ARENA_MAX = "2";
+          MALLOC_TRIM_THRESHOLD_ = "65536";
+          MALLOC_MMAP_THRESHOLD_ = "65536";
+        } // l.toEnv cfg null;
         none = (module (cfg // { enable = false; })).condition;
       }`);
     expect(facts.services).toEqual(["runner-controller"]);
