@@ -33,6 +33,12 @@ export interface ModelParams {
   readonly answerMs: number;
   /** From creation until the job's run is no longer listed (it ran and finished), as measured. */
   readonly runMs: number;
+  /**
+   * How much later than the poll's decision its observation starts (the view's startedAt, which
+   * becomes the repositories' polledAt). In the daemon it is always a little later, and a
+   * repository looked at "less than POLL_INTERVAL ago" by that measure waits a poll.
+   */
+  readonly observeDelayMs: number;
 }
 
 export interface ModelRun {
@@ -123,7 +129,13 @@ export function runSchedule(p: ModelParams, arrivals: readonly Arrival[], horizo
     });
     const requests = 1 + Math.round(p.repoCost * looked.size) + shown.length;
     started.push({ at: t, n: requests });
-    const view = { startedAt: t, jobs: shown, runners: [], repositories: chosen.repos, requests };
+    const view = {
+      startedAt: t + p.observeDelayMs,
+      jobs: shown,
+      runners: [],
+      repositories: chosen.repos,
+      requests,
+    };
     polls = pollAnswered(polls, view, t + p.answerMs, () => true).polls;
   }
   return {
