@@ -94,24 +94,19 @@ function pollsIn(requests: readonly RequestRecord[]): SeenPoll[] {
   });
 }
 
-/** Counted requests per hour and all requests per minute over [from, to), first looks at a URL excluded. */
+/**
+ * Counted requests per hour and all requests per minute over [from, to); a GET sent without an
+ * ETag (a first look at its URL: nothing to be conditional on yet) is not idle cost.
+ */
 function idleCost(
   requests: readonly RequestRecord[],
   from: number,
   to: number,
 ): { perHour: number; perMinute: number } {
-  const seen = new Set<string>();
-  let counted = 0;
-  let total = 0;
-  for (const r of requests) {
-    const first = !seen.has(`${r.method} ${r.path}`);
-    seen.add(`${r.method} ${r.path}`);
-    if (r.at < from || r.at >= to) continue;
-    total++;
-    if (r.counted && !first) counted++;
-  }
+  const window = requests.filter((r) => r.at >= from && r.at < to);
+  const counted = window.filter((r) => r.counted && (r.method !== "GET" || r.ifNoneMatch)).length;
   const minutes = (to - from) / 60_000;
-  return { perHour: counted / (minutes / 60), perMinute: total / minutes };
+  return { perHour: counted / (minutes / 60), perMinute: window.length / minutes };
 }
 
 const median = (xs: readonly number[]): number =>
