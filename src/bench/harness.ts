@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { startSimulator, type Simulator } from "../sim/server.js";
+import { startSimulator, type Simulator, type SimulatorOptions } from "../sim/server.js";
 import { packagePath } from "../util/paths.js";
 
 export interface LogEvent {
@@ -119,7 +119,8 @@ export interface Bench {
   close(): Promise<void>;
 }
 
-export async function makeBench(runnerCommand: string): Promise<Bench> {
+/** A simulator (options beside the benchmark's defaults) and the daemon's environment for it. */
+export async function makeBench(runnerCommand: string, simOptions: SimulatorOptions = {}): Promise<Bench> {
   const dir = await mkdtemp(join(tmpdir(), "rc-bench-"));
   const token = `bench-token-${Date.now()}`;
   await writeFile(join(dir, "token"), token, { mode: 0o600 });
@@ -130,6 +131,7 @@ export async function makeBench(runnerCommand: string): Promise<Bench> {
     requestLogSize: 1000,
     onlineGraceMs: 5000,
     rateLimit: 1_000_000,
+    ...simOptions,
   });
   return {
     sim,
@@ -164,6 +166,17 @@ export async function makeBench(runnerCommand: string): Promise<Bench> {
       await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     },
   };
+}
+
+/** The daemon's log events with message `msg`: when, which container, and the job when named. */
+export function eventsNamed(d: DaemonProcess, msg: string): { t: number; container: string; job?: number }[] {
+  return d.events
+    .filter((e) => e.msg === msg)
+    .map((e) => ({
+      t: e.t,
+      container: String(e.fields["container"]),
+      ...(typeof e.fields["job"] === "number" ? { job: e.fields["job"] } : {}),
+    }));
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
