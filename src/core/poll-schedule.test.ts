@@ -49,7 +49,9 @@ function simulate(opts: {
   budget: number;
   intervalMs: number;
   durationMs: number;
-  costOf?: (repo: string) => number;
+  costOf?: (repo: string, now: number) => number;
+  /** How long after the decision the client starts looking (the daemon: a few ms). */
+  delayMs?: number;
   jobsOf?: (repo: string, now: number) => ObservedJob[];
 }): { polls: { at: number; repos: readonly string[]; cost: number }[]; final: PollSchedule } {
   const config = { scope: opts.scope, pollBudget: opts.budget, pollIntervalMs: opts.intervalMs };
@@ -58,9 +60,9 @@ function simulate(opts: {
   for (let now = 0; now < opts.durationMs; now += opts.intervalMs) {
     const chosen = choosePoll(polls, now, config);
     polls = pollStarted(polls, now, chosen);
-    const cost = 1 + chosen.repos.reduce((n, r) => n + (opts.costOf?.(r) ?? 5), 0);
+    const cost = 1 + chosen.repos.reduce((n, r) => n + (opts.costOf?.(r, now) ?? 5), 0);
     const view: GitHubView = {
-      startedAt: now,
+      startedAt: now + (opts.delayMs ?? 0),
       jobs: chosen.repos.flatMap((r) => opts.jobsOf?.(r, now) ?? []),
       runners: [],
       repositories: chosen.repos,
@@ -119,6 +121,30 @@ describe("poll schedule", () => {
     const late = polls.filter((p) => p.at >= 5 * 60_000);
     const perMinute = late.reduce((n, p) => n + p.cost, 0) / ((late.length * 10_000) / 60_000);
     expect(perMinute).toBeGreaterThan(240);
+  });
+
+  it("a look that starts a few ms after its decision does not skip the repository's next turn", () => {
+    const { polls } = simulate({
+      scope: org(names(4)),
+      budget: 1000,
+      intervalMs: 10_000,
+      durationMs: 60_000,
+      delayMs: 7,
+    });
+    expect(polls.map((p) => p.repos.length)).toEqual([4, 4, 4, 4, 4, 4]);
+  });
+
+  it("runs that appear between looks (costs above the estimate) do not push a minute over the budget", () => {
+    // Each look finds 0–4 new runs, each one more request than the last look cost.
+    const { polls } = simulate({
+      scope: org(names(100)),
+      budget: 300,
+      intervalMs: 10_000,
+      durationMs: 15 * 60_000,
+      delayMs: 5,
+      costOf: (r, now) => 5 + ((now / 10_000 + Number(r.slice(-3))) % 5),
+    });
+    expect(worstMinute(polls)).toBeLessThanOrEqual(300);
   });
 
   it("a repository with jobs under way is looked at every poll; quiet ones share what is left", () => {

@@ -44,8 +44,11 @@ export interface RepoPoll {
 export interface PollSchedule {
   /** By lower-case owner/name. */
   readonly repos: ReadonlyMap<string, RepoPoll>;
-  /** Requests spent by polls and listings, with when (the last BUDGET_WINDOW_MS are kept). */
-  readonly spent: readonly { readonly at: number; readonly n: number }[];
+  /**
+   * Requests spent by polls and listings, with when (the last BUDGET_WINDOW_MS are kept), and by
+   * how much each poll went over its estimate (runs that appeared since a repository's last look).
+   */
+  readonly spent: readonly { readonly at: number; readonly n: number; readonly over?: number }[];
   /** The poll under way: when it started, what it looked at and its estimate (charged until answered). */
   readonly polling: {
     readonly at: number;
@@ -124,7 +127,10 @@ export function choosePoll(
   if (config.scope.kind === "repo") {
     return { repos: repos.map((r) => r.name), estimate: 1 + repos.reduce((n, r) => n + r.cost, 0) };
   }
-  const left = config.pollBudget - spentInWindow(polls, now);
+  // What went over estimates in the last minute is held back: more of it is likely while it lasts.
+  let reserve = 0;
+  for (const s of polls.spent) if (s.at > now - BUDGET_WINDOW_MS) reserve += s.over ?? 0;
+  const left = config.pollBudget - spentInWindow(polls, now) - reserve;
   const share = Math.max(1, Math.floor((config.pollBudget * config.pollIntervalMs) / BUDGET_WINDOW_MS));
   const score = (r: RepoPoll): number => {
     if (r.polledAt === null || r.concernsUs) return Number.POSITIVE_INFINITY;
@@ -194,25 +200,28 @@ export function pollAnswered(
     if (k !== null) byRepo.get(k)?.push(j);
   }
   const requests = view.requests ?? polls.polling?.estimate ?? 0;
+  // The look counts from when it was decided (the next poll's POLL_INTERVAL is measured from
+  // there too); that is also the earlier, safer age for the plan's view.
+  const started = polls.polling?.at ?? view.startedAt;
   const perRepo = looked.length > 0 ? Math.max(1, Math.ceil((requests - 1) / looked.length)) : 0;
   for (const [k, jobs] of byRepo) {
     const before = repos.get(k);
     if (!before) continue; // dropped from the list meanwhile
     repos.set(k, {
       ...before,
-      polledAt: view.startedAt,
+      polledAt: started,
       jobs,
       concernsUs: jobs.some(concernsUs),
-      activeAt: jobs.length > 0 ? view.startedAt : before.activeAt,
+      activeAt: jobs.length > 0 ? started : before.activeAt,
       // What the next look will cost: about what this one did, never less than an unseen one's runs.
       cost: looked.length === 1 ? Math.max(1, requests - 1) : perRepo,
     });
   }
-  const started = polls.polling?.at ?? view.startedAt;
+  const over = Math.max(0, requests - (polls.polling?.estimate ?? requests));
   const next: PollSchedule = {
     ...polls,
     repos,
-    spent: [...prune(polls.spent, now), { at: started, n: requests }],
+    spent: [...prune(polls.spent, now), { at: started, n: requests, over }],
     polling: null,
   };
   const whole = looked.length === polls.repos.size && looked.every((n) => polls.repos.has(key(n)));
