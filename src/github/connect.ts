@@ -31,7 +31,10 @@ export function githubScopeOf(scope: ScopeConfig): GitHubScope {
   return scope.kind === "repo" ? repoScope(scope.owner, scope.name) : orgScope(scope.org);
 }
 
-/** The credentials the configuration names (nothing is read yet: `check()` does that). */
+/**
+ * The credentials the configuration names. An App's key is checked at once (RC_APP_KEY_INVALID);
+ * `check()` proves the rest (the token file readable; the App installed and a first token).
+ */
 export function credentialsOf(
   s: ConnectSettings,
   deps: { readonly log: Logger; readonly clock: Clock; readonly redactor?: Redactor },
