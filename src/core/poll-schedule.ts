@@ -13,8 +13,14 @@
 import type { GitHubView, ObservedJob } from "../domain/types.js";
 import type { CoreConfig, CoreScope } from "./model.js";
 
-/** The budget is counted over this window (GitHub's secondary limits are per minute). */
+/** The budget is a number of requests per minute (GitHub's secondary limits are per minute). */
 export const BUDGET_WINDOW_MS = 60_000;
+/**
+ * A poll's requests go out a little after its decision: what was spent is counted over a window
+ * this much longer than a minute, so that no minute of requests as GitHub sees them holds one
+ * poll too many (a poll every 10 s would otherwise fit seven into some minute).
+ */
+const COUNTED_WINDOW_MS = BUDGET_WINDOW_MS + 2000;
 /** A repository counts as recently active this long after it last showed a job or a delivery. */
 export const ACTIVE_WINDOW_MS = 10 * 60_000;
 /** Every repository of the organization is listed again this often (GITHUB_REPOS=*). */
@@ -99,14 +105,14 @@ export function servesRepository(config: Pick<CoreConfig, "scope">, repository: 
 /** Requests spent in the window ending now, reservations of what is under way included. */
 export function spentInWindow(polls: PollSchedule, now: number): number {
   let n = 0;
-  for (const s of polls.spent) if (s.at > now - BUDGET_WINDOW_MS) n += s.n;
+  for (const s of polls.spent) if (s.at > now - COUNTED_WINDOW_MS) n += s.n;
   if (polls.polling) n += polls.polling.estimate;
   if (polls.listing) n += 1;
   return n;
 }
 
 function prune(spent: PollSchedule["spent"], now: number): PollSchedule["spent"] {
-  return spent.filter((s) => s.at > now - BUDGET_WINDOW_MS);
+  return spent.filter((s) => s.at > now - COUNTED_WINDOW_MS);
 }
 
 /**
@@ -127,9 +133,10 @@ export function choosePoll(
   if (config.scope.kind === "repo") {
     return { repos: repos.map((r) => r.name), estimate: 1 + repos.reduce((n, r) => n + r.cost, 0) };
   }
-  // What went over estimates in the last minute is held back: more of it is likely while it lasts.
+  // Every earlier poll's cost is known by now; only this one's is a guess. It may go over its
+  // estimate as much as recent polls did (runs that appeared since a repository's last look).
   let reserve = 0;
-  for (const s of polls.spent) if (s.at > now - BUDGET_WINDOW_MS) reserve += s.over ?? 0;
+  for (const s of polls.spent) if (s.at > now - COUNTED_WINDOW_MS) reserve = Math.max(reserve, s.over ?? 0);
   const left = config.pollBudget - spentInWindow(polls, now) - reserve;
   const share = Math.max(1, Math.floor((config.pollBudget * config.pollIntervalMs) / BUDGET_WINDOW_MS));
   const score = (r: RepoPoll): number => {
