@@ -21,6 +21,8 @@ export const BUDGET_WINDOW_MS = 60_000;
  * poll too many (a poll every 10 s would otherwise fit seven into some minute).
  */
 const COUNTED_WINDOW_MS = BUDGET_WINDOW_MS + 2000;
+/** The part of the budget a poll leaves for what its repositories cost beyond their last look. */
+const BUDGET_MARGIN = 0.05;
 /** A repository counts as recently active this long after it last showed a job or a delivery. */
 export const ACTIVE_WINDOW_MS = 10 * 60_000;
 /** Every repository of the organization is listed again this often (GITHUB_REPOS=*). */
@@ -134,8 +136,9 @@ export function choosePoll(
     return { repos: repos.map((r) => r.name), estimate: 1 + repos.reduce((n, r) => n + r.cost, 0) };
   }
   // Every earlier poll's cost is known by now; only this one's is a guess. It may go over its
-  // estimate as much as recent polls did (runs that appeared since a repository's last look).
-  let reserve = 0;
+  // estimate (runs that appeared since a repository's last look) as much as recent polls did, and
+  // at least a twentieth of the budget is kept for that.
+  let reserve = Math.ceil(config.pollBudget * BUDGET_MARGIN);
   for (const s of polls.spent) if (s.at > now - COUNTED_WINDOW_MS) reserve = Math.max(reserve, s.over ?? 0);
   const left = config.pollBudget - spentInWindow(polls, now) - reserve;
   const share = Math.max(1, Math.floor((config.pollBudget * config.pollIntervalMs) / BUDGET_WINDOW_MS));
