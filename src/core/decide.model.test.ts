@@ -158,6 +158,16 @@ const CLEANUP_AFTER_TAKE: Cmd[] = JSON.parse(
 ) as Cmd[];
 
 /**
+ * Found by this test: a cleanup leaves a registration to delete later (GitHub refused); a new job
+ * with the same last seven digits got a container of the same name — so the same runner name — and
+ * a reap of that runner then raced the deletion under way (which, by name, could have removed the
+ * new runner instead).
+ */
+const NAME_OF_A_PENDING_DELETION: Cmd[] = JSON.parse(
+  `[{"k":"job","foreign":false},{"k":"complete","pick":0,"fail":false,"early":false},{"k":"complete","pick":0,"fail":true,"early":false},{"k":"cleanup"},{"k":"job","foreign":false},{"k":"complete","pick":0,"fail":true,"early":false},{"k":"complete","pick":0,"fail":true,"early":false},{"k":"complete","pick":0,"fail":true,"early":false},{"k":"complete","pick":0,"fail":true,"early":false},{"k":"complete","pick":0,"fail":false,"early":false},{"k":"complete","pick":255,"fail":true,"early":false},{"k":"tick","ms":10000},{"k":"complete","pick":0,"fail":true,"early":false},{"k":"complete","pick":29,"fail":false,"early":false},{"k":"complete","pick":395,"fail":true,"early":false},{"k":"tick","ms":5000},{"k":"tick","ms":10000},{"k":"complete","pick":0,"fail":true,"early":false},{"k":"complete","pick":0,"fail":false,"early":false},{"k":"complete","pick":128,"fail":false,"early":false},{"k":"complete","pick":0,"fail":false,"early":false},{"k":"complete","pick":201,"fail":true,"early":false},{"k":"tick","ms":1704},{"k":"tick","ms":39923},{"k":"tick","ms":596},{"k":"tick","ms":31760},{"k":"tick","ms":18133},{"k":"tick","ms":12885},{"k":"finish","pick":0,"wake":false},{"k":"complete","pick":152,"fail":true,"early":false},{"k":"release"},{"k":"job","foreign":true},{"k":"complete","pick":0,"fail":true,"early":false},{"k":"complete","pick":273,"fail":true,"early":false},{"k":"tick","ms":0},{"k":"job","foreign":true},{"k":"finish","pick":0,"wake":false},{"k":"die","pick":0,"vanish":false,"wake":false},{"k":"die","pick":0,"vanish":false,"wake":false},{"k":"complete","pick":0,"fail":true,"early":false},{"k":"complete","pick":0,"fail":true,"early":false},{"k":"finish","pick":0,"wake":false},{"k":"complete","pick":0,"fail":true,"early":false},{"k":"online","pick":0},{"k":"tick","ms":0},{"k":"complete","pick":0,"fail":true,"early":false},{"k":"tick","ms":0}]`,
+) as Cmd[];
+
+/**
  * An organization of three repositories with a poll budget that lets each poll look at only one:
  * the plan works from a view whose parts are of different ages.
  */
@@ -201,7 +211,7 @@ function servedAndClean(cfg: CoreConfig, examples: Cmd[][]): void {
 describe("decide (model-based)", () => {
   it(
     "keeps its invariants under any interleaving, and ends served and clean",
-    () => servedAndClean(config, [CLEANUP_AFTER_TAKE]),
+    () => servedAndClean(config, [CLEANUP_AFTER_TAKE, NAME_OF_A_PENDING_DELETION]),
     Math.max(30_000, RUNS * 40),
   );
 

@@ -318,12 +318,16 @@ export function plan(input: PlanInput): Plan {
       // Taken: the names of our containers, and every name GitHub may still mention — containers
       // removed since the latest view (it may still show their runner, which must not be read as
       // news about a new container of the same name), registrations that outlived their container
-      // (reusing one would meet a 409), and runners the view shows running or having run a job.
+      // (reusing one would meet a 409), runners the view shows running or having run a job, and
+      // registrations still to be deleted or being deleted (a deletion by name would otherwise
+      // remove the new runner, and its reap would race the deletion under way).
       const names = new Set(records.keys());
       const mentioned = [
         ...input.recentlyRemoved.keys(),
         ...runnersByName.keys(),
         ...github.jobs.map((j) => j.runnerName ?? ""),
+        ...input.deregistrations.map((x) => x.runnerName),
+        ...[...input.inFlight].flatMap((k) => (k.startsWith("runner:") ? [k.slice("runner:".length)] : [])),
       ];
       for (const runnerName of mentioned) {
         const name = ours(runnerName);
