@@ -178,18 +178,23 @@ export class Executor {
           labels: config.runnerLabels,
         };
       }
-      if (!(await durable)) {
+      if (!(await untilCancelled(durable, signal))) {
         throw new ControllerError(STATE_UNWRITABLE, "the intent to create it could not be saved");
       }
       if (signal.aborted) throw new ControllerError("RC_BACKEND_FAILED", "cancelled");
-      await backend.create(
-        {
-          name: e.name,
-          runnerName: e.runnerName,
-          labels: config.runnerLabels,
-          subnet: subnet(e.subnet),
-          secret,
-        },
+      // A backend that does not honour the cancellation must not hold the create for ever: a
+      // container it starts after all has no record, and the next listing removes it as an orphan.
+      await untilCancelled(
+        backend.create(
+          {
+            name: e.name,
+            runnerName: e.runnerName,
+            labels: config.runnerLabels,
+            subnet: subnet(e.subnet),
+            secret,
+          },
+          signal,
+        ),
         signal,
       );
       report({ type: "created", name: e.name });
@@ -203,4 +208,26 @@ export class Executor {
       release();
     }
   }
+}
+
+/** `p`, or a rejection as soon as `signal` aborts (whatever `p` does afterwards is ignored). */
+function untilCancelled<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => {});
+    return Promise.reject(new ControllerError("RC_BACKEND_FAILED", "cancelled"));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new ControllerError("RC_BACKEND_FAILED", "cancelled"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
 }

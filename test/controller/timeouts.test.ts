@@ -74,6 +74,18 @@ describe("STARTUP_TIMEOUT", () => {
     expect(w.controller.containers()).toEqual([]);
   });
 
+  it("cancels a create whose backend ignores the cancellation (found by the crash soak: the job waited for ever)", async () => {
+    const w = await world({ before: ({ backend }) => backend.faults.hangDeafNext("create", 1) });
+    const job = startWith(w, ["self-hosted", "nix"], 10 * MIN);
+    await w.advance(310 * S);
+    expect(w.events.filter((e) => e.type === "create-failed").length).toBe(1);
+    expect(w.github.runners.has("test-j0001000")).toBe(false);
+    await w.advance(15 * MIN);
+    expect(job.status).toBe("completed");
+    expect(job.assignments).toEqual(["test-j0001000-1"]);
+    expect(w.controller.containers()).toEqual([]);
+  });
+
   it("reaps a container whose runner never comes online and replaces it", async () => {
     const w = await world({ broker: { neverOnline: (name) => name === "test-j0001000" } });
     const job = startWith(w, ["self-hosted", "nix"], 10 * MIN);

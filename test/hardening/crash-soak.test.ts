@@ -5,6 +5,7 @@
  *
  * The test command runs a short version; `npm run soak` runs 500 jobs and 20 kills.
  */
+import { writeFileSync } from "node:fs";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { expectSettled } from "../helpers/invariants.js";
 import { isAlive, makeWorld, sleep, spawnDaemon, type Daemon, type World } from "../helpers/world.js";
@@ -41,12 +42,13 @@ it(
       MAX_CONCURRENT: "8",
       IDLE_TIMEOUT: "3",
       STARTUP_TIMEOUT: "15",
-      LOG_LEVEL: "info",
+      LOG_LEVEL: process.env["SOAK_LOG_LEVEL"] ?? "info",
     };
     daemon = spawnDaemon(world, env);
     await daemon.ready;
     const nix = ["self-hosted", "nix"];
     const seenPids = new Set<number>();
+    const logs: string[] = [];
     let queued = 0;
     let kills = 0;
     let foreign = 0;
@@ -77,6 +79,7 @@ it(
         for (const pid of (await world.runnerPids()).values()) seenPids.add(pid);
         daemon.child.kill("SIGKILL");
         await daemon.exited;
+        logs.push(daemon.output());
         kills++;
         await sleep(between(0, 400));
         daemon = spawnDaemon(world, env);
@@ -85,13 +88,22 @@ it(
     })();
 
     await Promise.all([producer, killer]);
-    await expectSettled({
-      sim: world.sim,
-      stateDir: world.stateDir,
-      labels: ["self-hosted", "nix", "Linux", "X64"],
-      prefix: "test",
-      timeoutMs: LONG ? 300_000 : 90_000,
-    });
+    try {
+      await expectSettled({
+        sim: world.sim,
+        stateDir: world.stateDir,
+        labels: ["self-hosted", "nix", "Linux", "X64"],
+        prefix: "test",
+        timeoutMs: LONG ? 300_000 : 90_000,
+      });
+    } catch (e) {
+      // The last daemon's own account of it, to understand a failure that seeds alone cannot replay.
+      const dump = process.env["SOAK_DUMP"];
+      if (dump) writeFileSync(dump, [...logs, daemon.output()].join("\n=== next daemon ===\n"));
+      throw new Error(
+        `${(e as Error).message}\n--- the daemon's log (tail) ---\n${daemon.output().slice(-6000)}`,
+      );
+    }
     for (const pid of seenPids) expect(isAlive(pid), `runner process ${pid} left running`).toBe(false);
     expect(kills).toBe(KILLS);
     const registrations = world.sim.stats.byRoute["POST /runners/generate-jitconfig"]?.counted ?? 0;

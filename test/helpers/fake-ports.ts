@@ -29,6 +29,7 @@ interface PlannedFailure {
 export class Faults<M extends string> {
   readonly #failures = new Map<M, PlannedFailure[]>();
   readonly #hangs = new Map<M, number>();
+  readonly #deaf = new Map<M, number>();
   readonly latency = new Map<M, number>();
 
   constructor(private readonly clock: ManualClock) {}
@@ -41,6 +42,11 @@ export class Faults<M extends string> {
   /** Every call of `method` until the clock reaches `until` fails. */
   failUntil(method: M, until: number, error: Error | ErrorCode): void {
     this.#add(method, { times: Number.POSITIVE_INFINITY, until, error: toError(error, method) });
+  }
+
+  /** The next `times` calls of `method` never answer at all, not even when their signal aborts. */
+  hangDeafNext(method: M, times: number): void {
+    this.#deaf.set(method, (this.#deaf.get(method) ?? 0) + times);
   }
 
   /** The next `times` calls of `method` never answer (a create answers when its signal aborts). */
@@ -59,6 +65,11 @@ export class Faults<M extends string> {
 
   /** Waits the method's latency, then throws its planned failure, if any. */
   async enter(method: M, signal?: AbortSignal): Promise<void> {
+    const deaf = this.#deaf.get(method) ?? 0;
+    if (deaf > 0) {
+      this.#deaf.set(method, deaf - 1);
+      await new Promise<never>(() => {});
+    }
     const hangs = this.#hangs.get(method) ?? 0;
     if (hangs > 0) {
       this.#hangs.set(method, hangs - 1);

@@ -25,16 +25,28 @@ export async function expectSettled(o: InvariantOptions): Promise<void> {
   const matcher = new LabelMatcher(o.labels);
   const matching = () => [...o.sim.model.jobs.values()].filter((j) => j.created && matcher.matches(j.labels));
   const ours = () => o.sim.model.liveRunners().filter((r) => r.name.startsWith(`${o.prefix}-`));
-  await waitFor(
-    "every matching job completed, no container and no registration of ours left",
-    async () =>
-      matching().every((j) => j.status === "completed") &&
-      ours().length === 0 &&
-      (o.containers ? o.containers() === 0 : true) &&
-      (await readdir(join(o.stateDir, "containers")).catch(() => [])).length === 0,
-    o.timeoutMs ?? 30_000,
-    50,
-  );
+  const left = async (): Promise<string[]> => [
+    ...matching()
+      .filter((j) => j.status !== "completed")
+      .map((j) => `job ${j.name} (${j.id}) ${j.status}`),
+    ...ours().map((r) => `registration ${r.name}${r.busy ? " (busy)" : ""}`),
+    ...(o.containers && o.containers() > 0 ? [`${o.containers()} containers`] : []),
+    ...(await readdir(join(o.stateDir, "containers")).catch(() => [])).map((d) => `runner directory ${d}`),
+  ];
+  try {
+    await waitFor(
+      "every matching job completed, no container and no registration of ours left",
+      async () => (await left()).length === 0,
+      o.timeoutMs ?? 30_000,
+      50,
+    );
+  } catch (e) {
+    // Say what is left (and what the daemon's state holds), so a rare failure can be understood.
+    const state = readStateSync(o.stateDir);
+    throw new Error(
+      `${(e as Error).message}; left: ${(await left()).join(", ")}; state: ${JSON.stringify(state).slice(0, 1500)}`,
+    );
+  }
   for (const j of matching()) {
     // A job cancelled on purpose may have had no runner; every other one ran exactly once.
     if (j.conclusion !== "cancelled") expect(j.assignments, `job ${j.name} (${j.id})`).toHaveLength(1);
