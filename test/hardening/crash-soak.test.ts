@@ -102,6 +102,7 @@ it(
       if (dump) writeFileSync(dump, [...logs, daemon.output()].join("\n=== next daemon ===\n"));
       throw new Error(
         `${(e as Error).message}\n--- the daemon's log (tail) ---\n${daemon.output().slice(-6000)}`,
+        { cause: e },
       );
     }
     for (const pid of seenPids) expect(isAlive(pid), `runner process ${pid} left running`).toBe(false);

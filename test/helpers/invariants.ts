@@ -45,6 +45,7 @@ export async function expectSettled(o: InvariantOptions): Promise<void> {
     const state = readStateSync(o.stateDir);
     throw new Error(
       `${(e as Error).message}; left: ${(await left()).join(", ")}; state: ${JSON.stringify(state).slice(0, 1500)}`,
+      { cause: e },
     );
   }
   for (const j of matching()) {
