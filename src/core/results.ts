@@ -142,8 +142,15 @@ export function onDeregistered(d: Draft, runnerName: string, outcome: DeleteOutc
     const r = d.records.get(reap.name);
     if (!r || r.phase === "destroying") return;
     if (outcome === "busy") {
-      // It took a job just before it was reaped: keep it.
-      d.setRecord({ ...r, phase: "busy", busySince: r.busySince ?? d.now, surplusSince: null });
+      // It took a job just before it was reaped (or, a create a restart found interrupted, after
+      // all it started and took one): keep it.
+      d.setRecord({
+        ...r,
+        phase: "busy",
+        busySince: r.busySince ?? d.now,
+        onlineAt: r.onlineAt ?? d.now,
+        surplusSince: null,
+      });
       d.note({ type: "kept-busy", name: r.name, jobId: r.jobId });
       runnerWorked(d);
       return;

@@ -3,7 +3,8 @@ import type { Phase } from "./types.js";
 
 /** Every allowed phase change. Anything else is a bug and is refused. */
 export const TRANSITIONS: Readonly<Record<Phase, readonly Phase[]>> = {
-  creating: ["starting", "destroying"],
+  // → busy: a create a restart found interrupted, whose reap its runner refused (it has a job).
+  creating: ["starting", "busy", "destroying"],
   starting: ["ready", "busy", "destroying"],
   ready: ["busy", "destroying"],
   busy: ["destroying"],
