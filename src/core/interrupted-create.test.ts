@@ -43,7 +43,11 @@ const creating: ContainerRecord = {
   retryAt: 0,
 };
 
-function step(state: CoreState, event: CoreEvent, now = 1000): { state: CoreState; effects: Effect[] } {
+function step(
+  state: CoreState,
+  event: CoreEvent,
+  now = 1000,
+): { state: CoreState; effects: readonly Effect[] } {
   const d = decide(state, event, now, config);
   return { state: d.state, effects: d.effects };
 }
@@ -57,9 +61,7 @@ describe("an interrupted create after a restart", () => {
       view: {
         startedAt: 900,
         jobs: [],
-        runners: [
-          { id: 7, name: "test-j0000001", status: "online", busy: true, labels: ["self-hosted", "nix"] },
-        ],
+        runners: [{ id: 7, name: "test-j0000001", online: true, busy: true, labels: ["self-hosted", "nix"] }],
         repositories: ["octo/repo"],
         requests: 1,
       },
