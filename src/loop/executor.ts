@@ -210,14 +210,21 @@ export class Executor {
   }
 }
 
-/** `p`, or a rejection as soon as `signal` aborts (whatever `p` does afterwards is ignored). */
+/**
+ * `p`, or a rejection once `signal` aborts — a step later than its abort, so that a `p` which
+ * answers the abort at once is the one heard (whatever `p` does afterwards is ignored).
+ */
 function untilCancelled<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) {
     p.catch(() => {});
     return Promise.reject(new ControllerError("RC_BACKEND_FAILED", "cancelled"));
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new ControllerError("RC_BACKEND_FAILED", "cancelled"));
+    // A backend that honours the signal says why itself (its answer comes a step sooner).
+    const onAbort = (): void =>
+      void Promise.resolve()
+        .then(() => undefined)
+        .then(() => reject(new ControllerError("RC_BACKEND_FAILED", "cancelled")));
     signal.addEventListener("abort", onAbort, { once: true });
     p.then(
       (v) => {
