@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig, type Env } from "./config.js";
-import { ConfigError } from "./errors.js";
+import { configRefusal } from "../test/helpers/config-refusal.js";
 
 const base: Env = {
   GITHUB_REPO: "octo-org/octo-repo",
@@ -9,15 +9,7 @@ const base: Env = {
   RUNNER_COMMAND: "/opt/runner/run.sh",
 };
 
-function error(env: Env): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw e;
-  }
-  throw new Error("expected a ConfigError");
-}
+const error = configRefusal;
 
 describe("loadConfig", () => {
   it("applies the seed's defaults", () => {

@@ -2,20 +2,10 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config.js";
 import { DEFAULT_SUBNET_RANGE, formatSubnetRange, subnetCount } from "../domain/subnets.js";
-import { ConfigError } from "../errors.js";
 import type { Env } from "./types.js";
+import { configRefusal } from "../../test/helpers/config-refusal.js";
 
 const base: Env = { GITHUB_REPO: "o/r", GITHUB_TOKEN_FILE: "/t" };
-
-function refusal(env: Env): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw e;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("CONTAINER_SUBNETS", () => {
   it("defaults to the 100 networks 192.168.100.0/24-192.168.199.0/24", () => {
@@ -37,14 +27,14 @@ describe("CONTAINER_SUBNETS", () => {
       "192.168.199.0/24-192.168.100.0/24",
       "192.168.100.5/24-192.168.199.0/24",
     ]) {
-      const e = refusal({ ...base, CONTAINER_SUBNETS: bad });
+      const e = configRefusal({ ...base, CONTAINER_SUBNETS: bad });
       expect(e.code).toBe("RC_CONFIG_INVALID");
       expect(e.describe(), bad).toMatch(/^CONTAINER_SUBNETS=/);
     }
   });
 
   it("refuses MAX_CONCURRENT above the number of networks in the range, naming both", () => {
-    const e = refusal({ ...base, CONTAINER_SUBNETS: "10.44.0.0/24-10.44.3.0/24", MAX_CONCURRENT: "5" });
+    const e = configRefusal({ ...base, CONTAINER_SUBNETS: "10.44.0.0/24-10.44.3.0/24", MAX_CONCURRENT: "5" });
     expect(e.code).toBe("RC_CONFIG_INVALID");
     expect(e.describe()).toMatch(
       /MAX_CONCURRENT=5 .*4 \/24 networks of CONTAINER_SUBNETS=10\.44\.0\.0\/24-10\.44\.3\.0\/24/,

@@ -1,19 +1,14 @@
 /** What is served and how the daemon authenticates: exactly one of each, checked at start. */
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../errors.js";
+import { configRefusal } from "../../test/helpers/config-refusal.js";
 import { loadConfig } from "./parse.js";
 import type { Env } from "./types.js";
 
 const backend: Env = { BACKEND: "process", RUNNER_COMMAND: "/opt/runner/run.sh" };
 
 function problem(env: Env): string {
-  try {
-    loadConfig({ ...backend, ...env });
-  } catch (e) {
-    if (e instanceof ConfigError) return `${e.message} — ${e.hint ?? ""}`;
-    throw e;
-  }
-  throw new Error("expected a ConfigError");
+  const e = configRefusal({ ...backend, ...env });
+  return `${e.message} — ${e.hint ?? ""}`;
 }
 
 describe("scope and credentials", () => {

@@ -6,23 +6,9 @@
  * runner name prefix fail the evaluation with a message naming both instances; and a
  * configuration without instances evaluates as before.
  */
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { hasNix, nixEval } from "../helpers/nix-eval.js";
 import { loadConfig, type Env } from "../../src/config.js";
-
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
-const hasNix = spawnSync("nix-instantiate", ["--version"], { encoding: "utf8" }).status === 0;
-
-function nixEval<T>(expr: string): T {
-  const r = spawnSync("nix-instantiate", ["--eval", "--strict", "--json", "--readonly-mode", "-E", expr], {
-    cwd: REPO,
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  if (r.status !== 0) throw new Error(`nix-instantiate --eval failed (exit ${r.status}):\n${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
-}
 
 const LIB = "(import ./test/nix/stub-lib.nix)";
 const PACKAGE = "/nix/store/00000000000000000000000000000000-runner-controller";

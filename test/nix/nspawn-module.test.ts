@@ -4,26 +4,12 @@
  * (which builds an nspawn backend booting the container system with the store bound read-only),
  * and the assertion names the option when there is no system to boot.
  */
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { hasNix, nixEval } from "../helpers/nix-eval.js";
 import { buildBackend } from "../../src/app.js";
 import { systemClock } from "../../src/clock.js";
 import { loadConfig } from "../../src/config.js";
 import { silentLogger } from "../../src/log.js";
-
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
-const hasNix = spawnSync("nix-instantiate", ["--version"], { encoding: "utf8" }).status === 0;
-
-function nixEval<T>(expr: string): T {
-  const r = spawnSync("nix-instantiate", ["--eval", "--strict", "--json", "--readonly-mode", "-E", expr], {
-    cwd: REPO,
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  if (r.status !== 0) throw new Error(`nix-instantiate --eval failed (exit ${r.status}):\n${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
-}
 
 const SYSTEM = "/nix/store/00000000000000000000000000000000-system";
 const ROOT = "/nix/store/11111111111111111111111111111111-runner-controller-nspawn-root";
