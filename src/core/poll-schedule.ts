@@ -200,8 +200,8 @@ export function pollAnswered(
   now: number,
   concernsUs: (job: ObservedJob) => boolean,
 ): { readonly polls: PollSchedule; readonly view: GitHubView } {
-  // A view that does not say which repositories it looked at is taken to show all of them.
-  const looked = polls.polling?.repos ?? view.repositories ?? [...polls.repos.values()].map((r) => r.name);
+  // What this poll was asked to look at (a view that arrives without a poll of ours says itself).
+  const looked = polls.polling?.repos ?? view.repositories;
   const repos = new Map(polls.repos);
   const byRepo = new Map<string, ObservedJob[]>(looked.map((n) => [key(n), []]));
   for (const j of view.jobs) {
@@ -209,7 +209,7 @@ export function pollAnswered(
     const k = looked.length === 1 ? key(looked[0]!) : j.repository !== undefined ? key(j.repository) : null;
     if (k !== null) byRepo.get(k)?.push(j);
   }
-  const requests = view.requests ?? polls.polling?.estimate ?? 0;
+  const requests = view.requests;
   // The look counts from when it was decided (the next poll's POLL_INTERVAL is measured from
   // there too); that is also the earlier, safer age for the plan's view.
   const started = polls.polling?.at ?? view.startedAt;
