@@ -49,6 +49,30 @@ export function procCpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 }
 
+/** The pid of the daemon's launcher (its only long-lived Node child), or null. */
+export function launcherPid(daemonPid: number): number | null {
+  for (const pid of childPids(daemonPid)) {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    if (cmd.includes("launcher-main")) return pid;
+  }
+  return null;
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** CPU seconds of the ended children a process has waited for (cutime + cstime). */
+export function childrenCpuSeconds(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[13]) + Number(f[14])) / CLK_TCK;
+}
+
 export function startDaemon(env: Record<string, string>): DaemonProcess {
   // The executable itself, as a service runs it: its shebang passes Node the daemon's flags.
   // MALLOC_ARENA_MAX=2 and the fixed malloc trim/mmap thresholds, as the NixOS module sets them. BENCH_NODE_ARGS (e.g. "--cpu-prof

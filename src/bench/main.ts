@@ -10,7 +10,10 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import {
+  childrenCpuSeconds,
   eventsNamed,
+  launcherPid,
+  procCpuSeconds,
   makeBench,
   percentile,
   sleep,
@@ -22,6 +25,7 @@ import { packagePath, SIM_RUNNER_PATH } from "../util/paths.js";
 import { fastRunnerPath } from "./fast-runner.js";
 import { b5, b6 } from "./latency.js";
 import { b7 } from "./org.js";
+import { b3Floor } from "./floor.js";
 
 interface Figure {
   readonly id: string;
@@ -244,6 +248,27 @@ async function b2(runner: string): Promise<void> {
   });
 }
 
+// ── B3 floor: the burst with no daemon ────────────────────────────────────────────────────────
+
+async function b3FloorReport(runner: string): Promise<void> {
+  const floor = await b3Floor(runner);
+  // The ideal's one poll (1 s) is added, so that the figure compares with B3's makespan.
+  const makespan = floor.workMs + 1000;
+  const left = 1.15 * 3000 - makespan;
+  report({
+    id: "B3",
+    name: "floor: the same burst with no daemon (see note)",
+    value: makespan / 1000,
+    unit: "s",
+    goal: "—",
+    pass: null,
+    note: `${(makespan / 3000).toFixed(2)}× ideal; leaves ${left.toFixed(0)} ms of the goal for the daemon`,
+  });
+  notes.push(
+    `B3 floor: a driver with no state, logs or polling registers each job's runner and starts it through the launcher, 50 at a time; CPU meanwhile: launcher ${floor.cpu.launcher.toFixed(2)} s, runners ${floor.cpu.runners.toFixed(2)} s, simulator and driver ${floor.cpu.bench.toFixed(2)} s, 1 s of the ideal's poll added`,
+  );
+}
+
 // ── B3 + B4: burst, memory, CPU ───────────────────────────────────────────────────────────────
 
 /**
@@ -310,6 +335,18 @@ async function b3b4(runner: string, soakJobs: number): Promise<void> {
     peakAnon = Math.max(peakAnon, d.rssAnon());
     peakBusy = Math.max(peakBusy, bench.sim.model.liveRunners().filter((r) => r.busy).length);
   }, 50);
+  // The launcher starts with the first runner; its CPU before the burst is then 0.
+  const cpuAt = (): { daemon: number; launcher: number; bench: number; children: number } => {
+    const u = process.cpuUsage();
+    const launcher = launcherPid(d.child.pid!);
+    return {
+      daemon: d.cpuSeconds(),
+      launcher: launcher === null ? 0 : procCpuSeconds(launcher),
+      bench: (u.user + u.system) / 1e6,
+      children: launcher === null ? 0 : childrenCpuSeconds(launcher),
+    };
+  };
+  const cpuBefore = cpuAt();
   const t0 = Date.now();
   for (let r = 0; r < 100; r++)
     bench.sim.queueRun({
@@ -319,6 +356,11 @@ async function b3b4(runner: string, soakJobs: number): Promise<void> {
   const lastDone = Math.max(...[...bench.sim.model.jobs.values()].map((j) => j.completedAt ?? 0));
   const makespan = lastDone - t0;
   const ideal = 20 * 100 + 1000;
+  const cpuAfter = cpuAt();
+  const spent = (k: keyof typeof cpuAfter): string => (cpuAfter[k] - cpuBefore[k]).toFixed(2);
+  notes.push(
+    `B3 CPU during the burst (${(makespan / 1000).toFixed(2)} s on ${cpus().length} CPUs): daemon ${spent("daemon")} s, launcher ${spent("launcher")} s, runners ${spent("children")} s, simulator and benchmark ${spent("bench")} s`,
+  );
   const creates = eventsNamed(d, "creating container").length;
   let live = 0;
   let peakLive = 0;
@@ -441,6 +483,7 @@ async function main(): Promise<void> {
   if (only.has("b5")) await b5(runner, report);
   if (only.has("b6")) await b6(runner, report);
   if (only.has("b3") || only.has("b4")) await b3b4(runner, soak);
+  if (only.has("b3")) await b3FloorReport(runner);
   if (only.has("b7")) await b7(runner, report, notes);
   const result = {
     date: new Date().toISOString(),
