@@ -48,7 +48,15 @@ export function initialState(
     deregistrations: new Map(saved.deregistrations.map((x) => [x.runnerName, x])),
     inFlight: new Map(),
     inFlightAtPollStart: [],
-    github: { view: null, ok: false, unread: false, inFlightAtPoll: [], nextPollAt: 0, lastError: null },
+    github: {
+      view: null,
+      ok: false,
+      unread: false,
+      inFlightAtPoll: [],
+      nextPollAt: 0,
+      lastPollAt: null,
+      lastError: null,
+    },
     polls: initialPolls(config.scope),
     round: { wanted: false, inFlightAtList: [] },
     recentlyFinished: new Map(),
@@ -141,6 +149,7 @@ function apply(d: Draft, event: CoreEvent): void {
         ok: true,
         unread: true,
         inFlightAtPoll: d.inFlightAtPollStart,
+        nextPollAt: regularPollAt(d),
         lastError: null,
       };
       // Memories of recent finishes and removals only matter for views older than them.
@@ -160,6 +169,7 @@ function apply(d: Draft, event: CoreEvent): void {
       d.github = {
         ...d.github,
         ok: false,
+        nextPollAt: regularPollAt(d),
         lastError: { code: event.code, message: event.message, at: d.now },
       };
       d.counters.polls++;
@@ -234,8 +244,16 @@ function maybePoll(d: Draft): void {
   const chosen = choosePoll(d.polls, d.now, d.config);
   d.polls = pollStarted(d.polls, d.now, chosen);
   d.inFlightAtPollStart = [...d.inFlight.keys()];
-  d.github = { ...d.github, nextPollAt: d.now + d.config.pollIntervalMs };
+  d.github = { ...d.github, nextPollAt: d.now + d.config.pollIntervalMs, lastPollAt: d.now };
   d.emit({ kind: "observe-github", repositories: chosen.repos });
+}
+
+/**
+ * A poll has answered: an early next poll (round.ts, pollEarly) is called off, since the plans
+ * made with this answer decide afresh whether they want one; a failed poll waits its interval.
+ */
+function regularPollAt(d: Draft): number {
+  return (d.github.lastPollAt ?? d.now) + d.config.pollIntervalMs;
 }
 
 /** Whether a job is one of ours: our labels, or run by a runner of ours. */

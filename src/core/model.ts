@@ -122,6 +122,8 @@ export interface GitHubKnowledge {
   /** What was under way when the poll that took `view` started: the view is stale for those. */
   readonly inFlightAtPoll: readonly string[];
   readonly nextPollAt: number;
+  /** When the latest poll was sent (null before the first). */
+  readonly lastPollAt: number | null;
   readonly lastError: Problem | null;
 }
 
