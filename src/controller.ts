@@ -7,7 +7,7 @@
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import { spentInWindow } from "./core/poll-schedule.js";
-import { decide, initialState, nextWakeAt } from "./core/decide.js";
+import { afterFailedDecision, decide, initialState, nextWakeAt } from "./core/decide.js";
 import {
   DEFAULT_RETRY,
   durableRecords,
@@ -148,9 +148,15 @@ export class Controller {
     try {
       decision = decide(this.#state, event, now, this.#coreConfig);
     } catch (e) {
-      // A decision that throws is a bug; log it, keep the state as it was and the daemon alive.
+      // A bug: log it and keep the daemon alive, with the state as it was but for the effect the
+      // event answered, whose claims are let go (core/decide.ts, afterFailedDecision).
       this.#log.error("decision failed", { event: event.type, error: describeError(e) });
-      return;
+      try {
+        decision = afterFailedDecision(this.#state, event, now, this.#coreConfig);
+      } catch (again) {
+        this.#log.error("recovering from a failed decision failed", { error: describeError(again) });
+        return;
+      }
     }
     this.#state = decision.state;
     const durable = this.#executor.run(decision.effects, () => this.snapshotState());

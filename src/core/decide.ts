@@ -11,7 +11,7 @@ import { Draft } from "./draft.js";
 import { judgeEndedRunners } from "./idle-exits.js";
 import { jobReported, pruneReportedJobs } from "./reported-jobs.js";
 import type { CoreConfig, CoreEvent, CoreState, Decision } from "./model.js";
-import { LIST_KEY, PERSIST_KEY, POLL_KEY, REPOS_KEY, RUNNERS_KEY } from "./model.js";
+import { LIST_KEY, PERSIST_KEY, POLL_KEY, REPOS_KEY, RUNNERS_KEY, runnerKey } from "./model.js";
 import {
   choosePoll,
   initialPolls,
@@ -95,11 +95,67 @@ export function decide(state: CoreState, event: CoreEvent, now: number, config: 
   const d = new Draft(state, now, config);
   apply(d, event);
   advanceCleanup(d);
+  carryOn(d);
+  return d.finish();
+}
+
+/** What every decision ends with: the poll, the state probe and the round that are due. */
+function carryOn(d: Draft): void {
   if (d.mode === "running" && !d.cleanup) {
     maybePoll(d);
     maybeProbeState(d);
     maybeStartRound(d);
   }
+}
+
+/** The key of the effect whose outcome `event` is, or null for news (a tick, a webhook, a runner's start…). */
+export function answeredKey(event: CoreEvent): string | null {
+  switch (event.type) {
+    case "github-observed":
+    case "github-failed":
+      return POLL_KEY;
+    case "repositories-listed":
+    case "repositories-list-failed":
+      return REPOS_KEY;
+    case "backend-listed":
+    case "backend-list-failed":
+      return LIST_KEY;
+    case "runners-listed":
+    case "runners-list-failed":
+      return RUNNERS_KEY;
+    case "created":
+    case "create-failed":
+    case "destroyed":
+    case "destroy-failed":
+      return event.name;
+    case "deregistered":
+    case "deregister-failed":
+      return runnerKey(event.runnerName);
+    case "persisted":
+    case "persist-failed":
+      return PERSIST_KEY;
+    default:
+      return null;
+  }
+}
+
+/**
+ * `decide` threw on `event` (a bug): the state stays as it was, but for the effect the event
+ * answered, which is over all the same. Its claims are let go, so that what it was about is taken
+ * up again — a poll at its time, an interrupted create reaped, a teardown retried — instead of
+ * being held for ever. No round is asked for: a bug that throws on every round then costs one
+ * failed decision per poll, not a busy loop.
+ */
+export function afterFailedDecision(
+  state: CoreState,
+  event: CoreEvent,
+  now: number,
+  config: CoreConfig,
+): Decision {
+  const d = new Draft(state, now, config);
+  const key = answeredKey(event);
+  if (key !== null && d.isBusy(key)) d.release(key);
+  carryOn(d);
   return d.finish();
 }
 
