@@ -25,7 +25,7 @@ import { NspawnBackend } from "./backend/nspawn.js";
 import { ProcessBackend } from "./backend/process.js";
 import { Launcher } from "./exec/launcher.js";
 import { LabelMatcher } from "./domain/labels.js";
-import { isPoolContainerName } from "./domain/naming.js";
+import { isPoolContainerName, shownJobId } from "./domain/naming.js";
 import { subnet } from "./domain/subnets.js";
 import type { Backend, GitHubPort } from "./ports.js";
 import { FileStateStore, type StateStore } from "./state/store.js";
@@ -231,7 +231,7 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     return {
       active_containers: records.map((r) => ({
         name: r.name,
-        job_id: r.jobId ?? r.triggerJobId,
+        job_id: shownJobId(r),
         running_seconds: Math.max(0, Math.round((now - r.createdAt) / 1000)),
         phase: r.phase,
         state: containerState(r.phase),

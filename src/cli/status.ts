@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import type { StatusReport } from "../app.js";
 import { scopeName, type StatusSettings } from "../config.js";
-import { isPoolContainerName, runnerNameMatcher } from "../domain/naming.js";
+import { isPoolContainerName, shownJobId, runnerNameMatcher } from "../domain/naming.js";
 import { containerState } from "../http/pool-report.js";
 import { describeError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -78,7 +78,7 @@ function stateSide(stateDir: string): StateSide {
         name: r.name,
         phase: r.phase,
         runner_name: r.runnerName,
-        job_id: r.jobId ?? r.triggerJobId,
+        job_id: shownJobId(r),
       })),
       min_idle: recorded.minIdle ?? null,
       error: null,

@@ -83,3 +83,14 @@ export function runnerNameMatcher(prefix: string): (runnerName: string) => strin
   const re = new RegExp(`^${escapeRegExp(prefix)}-([jp][0-9]{7}(?:-[a-z0-9]{1,2})?)$`);
   return (runnerName) => re.exec(runnerName)?.[1] ?? null;
 }
+
+/**
+ * The job a container is shown with: the one it runs, else the one it was made for — none for a
+ * warm-pool container still waiting (its record holds 0 there).
+ */
+export function shownJobId(r: {
+  readonly jobId: number | null;
+  readonly triggerJobId: number;
+}): number | null {
+  return r.jobId ?? (r.triggerJobId > 0 ? r.triggerJobId : null);
+}

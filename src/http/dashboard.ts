@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Clock } from "../clock.js";
 import type { ControllerEvent } from "../controller.js";
 import type { JobReport } from "../core/model.js";
-import { isPoolContainerName } from "../domain/naming.js";
+import { isPoolContainerName, shownJobId } from "../domain/naming.js";
 import { containerState, type DaemonView } from "./daemon-view.js";
 
 export interface DashboardOptions {
@@ -141,7 +141,7 @@ export class Dashboard {
       containers: records.map((r) => ({
         name: r.name,
         // A pool container has no job until it takes one (its trigger is 0).
-        job: r.jobId ?? (r.triggerJobId > 0 ? r.triggerJobId : null),
+        job: shownJobId(r),
         state: containerState(r.phase),
         pool: isPoolContainerName(r.name),
         since: r.createdAt,

@@ -13,7 +13,7 @@ const nix = ["self-hosted", "nix"];
 
 interface Status {
   min_idle: number;
-  active_containers: { name: string; state: string; pool: boolean }[];
+  active_containers: { name: string; state: string; pool: boolean; job_id: number | null }[];
 }
 
 const idleOnline = (): number => world.sim.model.liveRunners().filter((r) => !r.busy && r.sessionOpen).length;
@@ -40,9 +40,10 @@ describe("warm pool", () => {
       );
       const status = await getJson<Status>(`${daemon.url}/status`);
       expect(status.min_idle).toBe(2);
-      expect(status.active_containers.map((c) => [c.pool, c.state])).toEqual([
-        [true, "idle"],
-        [true, "idle"],
+      // Waiting for any job, a pool container has none to show.
+      expect(status.active_containers.map((c) => [c.pool, c.state, c.job_id])).toEqual([
+        [true, "idle", null],
+        [true, "idle", null],
       ]);
 
       // A job is picked up by a pool runner without waiting for a poll or a new container.
