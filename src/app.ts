@@ -319,7 +319,10 @@ export function buildApp(config: Config, overrides: AppOverrides = {}): App {
     async start() {
       // Everything that can be checked is checked before anything starts.
       await connection?.credentials.check();
-      if (connection && config.scope.kind === "org") await connection.client.resolveRunnerGroup();
+      if (connection && config.scope.kind === "org") {
+        await connection.client.resolveRunnerGroup();
+        await connection.client.checkRunnerGroupServes(config.scope.repositories);
+      }
       checkRunnerCommand(config);
       if (!overrides.noLock) lock = await acquireLock(config.stateDir, "daemon");
       try {

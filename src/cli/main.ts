@@ -310,6 +310,7 @@ const START_BLOCKERS: ReadonlySet<string> = new Set([
   "RC_APP_KEY_INVALID",
   "RC_APP_NOT_INSTALLED",
   "RC_RUNNER_GROUP_MISSING",
+  "RC_RUNNER_GROUP_REPOS",
 ]);
 /** stdout/stderr; `program` is the name it was started as: runner-controller, runner-status & co. */
 const io = processIo(redactor);

@@ -24,7 +24,7 @@ import {
   parseRunnerGroup,
 } from "./parse.js";
 import { GitHubRequests, type GitHubRequestsOptions, type Page, type Tally } from "./requests.js";
-import { registrationUrl, repositoryPath, scopePath } from "./scope.js";
+import { registrationUrl, repositoryPath, scopeName, scopePath } from "./scope.js";
 
 export { API_VERSION } from "./transport.js";
 export { parseJob, parseRunner } from "./parse.js";
@@ -72,7 +72,8 @@ export class GitHubClient implements GitHubPort {
   readonly #jobPages = new EtagCache<Page<ObservedJob>>(10_000);
   readonly #runnerPages = new EtagCache<Page<ObservedRunner>>(200);
   readonly #repoPages = new EtagCache<Page<{ fullName: string; active: boolean }>>(200);
-  readonly #groupPages = new EtagCache<Page<{ id: number; name: string }>>(20);
+  readonly #groupPages = new EtagCache<Page<{ id: number; name: string; selected: boolean }>>(20);
+  readonly #groupRepoPages = new EtagCache<Page<{ fullName: string; active: boolean }>>(20);
   #runnerGroupId: Promise<number> | null = null;
 
   constructor(opts: GitHubClientOptions) {
@@ -118,8 +119,55 @@ export class GitHubClient implements GitHubPort {
       tally,
     );
     // An archived or disabled repository runs no workflows: polling it would be budget spent on nothing.
-    const repositories = listed.filter((r) => r.active).map((r) => r.fullName);
+    // Nor does one whose jobs the runner group does not let reach its runners.
+    const served = await this.runnerGroupRepositories(tally);
+    const repositories = listed
+      .filter((r) => r.active && (served === null || served.has(r.fullName.toLowerCase())))
+      .map((r) => r.fullName);
     return { repositories, requests: tally.requests };
+  }
+
+  /**
+   * The repositories (owner/name, lower case) whose jobs the configured runner group lets reach
+   * its runners, or null for all of them: a group of visibility "selected" serves only those
+   * listed under it; repository scope has no group.
+   */
+  async runnerGroupRepositories(tally?: Tally): Promise<ReadonlySet<string> | null> {
+    if (this.#opts.scope.kind === "repo") return null;
+    const group = await this.#findGroup(this.#opts.runnerGroup ?? DEFAULT_RUNNER_GROUP, tally);
+    if (!group.selected) return null;
+    const repos = await this.#requests.retry(ACTION_ATTEMPTS, () =>
+      this.#requests.list(
+        `${this.#base}/actions/runner-groups/${group.id}/repositories`,
+        {},
+        this.#groupRepoPages,
+        "repositories",
+        parseRepository,
+        tally,
+      ),
+    );
+    return new Set(repos.map((r) => r.fullName.toLowerCase()));
+  }
+
+  /**
+   * GITHUB_REPOS names repositories the runner group does not serve: RC_RUNNER_GROUP_REPOS,
+   * naming them. Their jobs would get containers whose runners GitHub never hands them.
+   */
+  async checkRunnerGroupServes(repositories: readonly string[] | "all"): Promise<void> {
+    const scope = this.#opts.scope;
+    if (scope.kind === "repo" || repositories === "all") return;
+    const served = await this.runnerGroupRepositories();
+    if (served === null) return;
+    const missing = repositories.filter((r) => !served.has(`${scope.org}/${r}`.toLowerCase()));
+    if (missing.length === 0) return;
+    const group = this.#opts.runnerGroup ?? DEFAULT_RUNNER_GROUP;
+    throw new ControllerError(
+      "RC_RUNNER_GROUP_REPOS",
+      `runner group "${group}" of ${scope.org} serves selected repositories only, and not ${missing.join(", ")} named in GITHUB_REPOS`,
+      {
+        hint: `add them to the group (the organization's Settings → Actions → Runner groups → ${group} → Repository access), or leave them out of GITHUB_REPOS`,
+      },
+    );
   }
 
   /**
@@ -127,8 +175,13 @@ export class GitHubClient implements GitHubPort {
    * no request). A missing group is RC_RUNNER_GROUP_MISSING, naming the groups there are.
    */
   async resolveRunnerGroup(name: string = this.#opts.runnerGroup ?? DEFAULT_RUNNER_GROUP): Promise<number> {
+    if (this.#opts.scope.kind === "repo") return 1;
+    return (await this.#findGroup(name)).id;
+  }
+
+  /** The organization's runner group `name`, listed afresh (a conditional request when unchanged). */
+  async #findGroup(name: string, tally?: Tally): Promise<{ id: number; name: string; selected: boolean }> {
     const scope = this.#opts.scope;
-    if (scope.kind === "repo") return 1;
     const groups = await this.#requests.retry(ACTION_ATTEMPTS, () =>
       this.#requests.list(
         `${this.#base}/actions/runner-groups`,
@@ -136,14 +189,15 @@ export class GitHubClient implements GitHubPort {
         this.#groupPages,
         "runner_groups",
         parseRunnerGroup,
+        tally,
       ),
     );
     const found = groups.find((g) => g.name === name);
-    if (found) return found.id;
+    if (found) return found;
     const names = groups.map((g) => `"${g.name}"`).join(", ");
     throw new ControllerError(
       "RC_RUNNER_GROUP_MISSING",
-      `organization ${scope.org} has no runner group "${name}" (its groups: ${names || "none"})`,
+      `organization ${scopeName(scope)} has no runner group "${name}" (its groups: ${names || "none"})`,
       {
         hint: `set RUNNER_GROUP to one of its groups, or create "${name}" under the organization's Settings → Actions → Runner groups`,
       },

@@ -136,9 +136,10 @@ export function parseRepository(raw: unknown): { fullName: string; active: boole
 }
 
 /** A runner group of an organization. */
-export function parseRunnerGroup(raw: unknown): { id: number; name: string } {
+export function parseRunnerGroup(raw: unknown): { id: number; name: string; selected: boolean } {
   const id = isObject(raw) ? asNumber(raw["id"]) : null;
   const name = isObject(raw) ? raw["name"] : undefined;
   if (id === null || typeof name !== "string") throw badResponse("runner group without id/name");
-  return { id, name };
+  // "selected": only the group's listed repositories' jobs reach its runners.
+  return { id, name, selected: isObject(raw) && raw["visibility"] === "selected" };
 }

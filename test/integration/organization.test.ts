@@ -194,6 +194,47 @@ describe("organization scope with a GitHub App", () => {
     expect(d.output()).toMatch(/Default/);
   });
 
+  it("will not start when RUNNER_GROUP serves selected repositories and GITHUB_REPOS names one it does not: exit 2 naming it", async () => {
+    const made = await orgWorld({ repositories: ["api", "web", "docs"], app: true });
+    world = made.world;
+    world.sim.model.addRunnerGroup("ci", ["api", "docs"]);
+    const d = spawnDaemon(
+      world,
+      appEnv(world, made.keyFile, { RUNNER_GROUP: "ci", GITHUB_REPOS: "api,web" }),
+    );
+    expect(await d.exited, d.output()).toBe(2);
+    expect(d.output()).toMatch(/runner group "ci" .* not web named in GITHUB_REPOS/);
+    expect(d.output()).toMatch(/Repository access/);
+  });
+
+  it("with GITHUB_REPOS='*' polls only the repositories a selected runner group serves: no container for a job its runners could never get", async () => {
+    const made = await orgWorld({ repositories: ["api", "web", "docs"], app: true });
+    world = made.world;
+    world.sim.model.addRunnerGroup("ci", ["api"]);
+    daemon = await startInProcess(world, appEnv(world, made.keyFile, { RUNNER_GROUP: "ci" }));
+    const sim = world.sim;
+    const elsewhere = sim.queueRun({
+      repository: "web",
+      jobs: [{ name: "w", labels: nix, durationMs: 300 }],
+    });
+    const served = sim.queueRun({ repository: "api", jobs: [{ name: "a", labels: nix, durationMs: 300 }] });
+    const apiJob = sim.model.jobs.get(served.jobs[0]!.id)!;
+    await waitFor("the api job done", () => apiJob.status === "completed", 20_000);
+    // Two more polls: the web job is never looked at, and nothing is made for it.
+    const polls = daemon.events.filter((e) => e.type === "observed").length;
+    await waitFor(
+      "two more polls",
+      () => daemon!.events.filter((e) => e.type === "observed").length >= polls + 2,
+      10_000,
+    );
+    expect(sim.model.jobs.get(elsewhere.jobs[0]!.id)!.status).toBe("queued");
+    expect(sim.requests.filter((r) => r.path.includes("/repos/") && r.path.includes("/web/"))).toEqual([]);
+    const creates = daemon.events.filter((e) => e.type === "created");
+    expect(creates).toHaveLength(1);
+    const status = await getJson<{ org: { repositories_known: number } }>(`${daemon.url}/status`);
+    expect(status.org.repositories_known).toBe(1);
+  });
+
   it("webhook mode: an organization hook's jobs from any served repository start without a poll; other repositories are ignored", async () => {
     const made = await orgWorld({ repositories: ["api", "web", "private"], app: true });
     world = made.world;

@@ -3,7 +3,7 @@
  * its runner groups, and its repositories. The organization is the simulator's owner account, when
  * that is an organization; other names are 404 before these handlers run (rest.ts).
  */
-import { minimalRepository } from "../fixtures.js";
+import { errorJson, minimalRepository } from "../fixtures.js";
 import type { RunnerScope, SimModel, SimRepository, SimRunnerGroup } from "../model.js";
 import { paginate } from "./paginate.js";
 import type { AddRoute, RestCall, RestContext, Routed } from "./rest.js";
@@ -42,6 +42,31 @@ export function orgRoutes(on: AddRoute, ctx: RestContext): void {
     registrationToken(model, orgScope(c), "/orgs/{org}/actions/runners/registration-token"),
   );
   on("GET", `${ORG}/actions/runner-groups`, "token", (c) => listRunnerGroups(model, c, base()));
+  on("GET", `${ORG}/actions/runner-groups/:id(\\d+)/repositories`, "token", (c) =>
+    listGroupRepositories(model, c, base()),
+  );
+}
+
+/**
+ * GET /orgs/{org}/actions/runner-groups/{id}/repositories: the repositories a "selected" group
+ * serves. GitHub answers it for a group of any visibility; for "all" the list is empty.
+ */
+function listGroupRepositories(model: SimModel, call: RestCall, baseUrl: string): Routed {
+  const route = "/orgs/{org}/actions/runner-groups/{runner_group_id}/repositories";
+  const group = model.runnerGroups.get(Number(call.params["id"]));
+  if (!group) return { status: 404, body: errorJson("Not Found", 404), route };
+  const repos = group.repositories.flatMap((name) => {
+    const r = model.repository(name);
+    return r ? [r] : [];
+  });
+  const { items, headers } = paginate(call.url, repos, baseUrl);
+  const body = {
+    total_count: repos.length,
+    repositories: items.map((r) =>
+      minimalRepository({ owner: r.owner, repo: r.name, id: r.id, ownerIsOrg: model.ownerIsOrg, baseUrl }),
+    ),
+  };
+  return { status: 200, body, headers, route };
 }
 
 /**
