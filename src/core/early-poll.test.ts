@@ -70,16 +70,8 @@ describe("an early poll at the tail of a burst", () => {
     // The job behind them in the burst is found then, not at the regular poll.
     const third = w.addJob(labels);
     const before = polls(w);
-    console.log("before", w.state.github.nextPollAt - w.now, w.state.github.lastPollAt, early);
     w.tick(early);
-    console.log(
-      "after tick",
-      w.pending.map((p) => p.effect.kind),
-      w.state.github.nextPollAt,
-      w.now,
-    );
     settle(w);
-    console.log("after settle", w.state.github.nextPollAt, w.now, polls(w) - before);
     expect(polls(w)).toBe(before + 1);
     expect(w.creates.map((c) => c.jobId)).toContain(third.id);
   });
