@@ -53,10 +53,11 @@ export interface GitHubPort {
    */
   observe(repos: readonly string[]): Promise<GitHubView>;
   /**
-   * Organization scope: every repository of the organization (`owner/name`), a conditional
-   * listing. Repository scope: [owner/repo], no request.
+   * Organization scope: every repository of the organization (`owner/name`) that the runner group
+   * serves, a conditional listing; `groupLimited` when the group serves selected repositories
+   * only, so that these are all it serves. Repository scope: [owner/repo], no request.
    */
-  listRepositories(): Promise<{ repositories: string[]; requests: number }>;
+  listRepositories(): Promise<{ repositories: string[]; requests: number; groupLimited: boolean }>;
   /** The scope's runner registrations (the repository's or the organization's). */
   listRunners(): Promise<ObservedRunner[]>;
   /** Register a JIT runner; returns its id and the single-use config (a secret). */

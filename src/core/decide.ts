@@ -236,7 +236,7 @@ function apply(d: Draft, event: CoreEvent): void {
     }
     case "repositories-listed":
       d.release(REPOS_KEY);
-      d.polls = repositoriesListed(d.polls, event.repositories, event.requests, d.now);
+      d.polls = repositoriesListed(d.polls, event.repositories, event.requests, d.now, event.groupLimited);
       d.note({ type: "repositories-listed", count: event.repositories.length });
       return;
     case "repositories-list-failed":

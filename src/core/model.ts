@@ -220,6 +220,8 @@ export type CoreEvent =
       readonly type: "repositories-listed";
       readonly repositories: readonly string[];
       readonly requests: number;
+      /** The runner group serves these repositories only (GitHubPort.listRepositories). */
+      readonly groupLimited: boolean;
     }
   | { readonly type: "repositories-list-failed"; readonly code: string; readonly message: string }
   | { readonly type: "backend-listed"; readonly containers: ReadonlyMap<string, BackendState> }

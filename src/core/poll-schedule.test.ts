@@ -260,4 +260,18 @@ describe("poll schedule", () => {
     expect(servesRepository({ scope: { kind: "repo", repository: "o/r" } }, "O/R")).toBe(true);
     expect(servesRepository({ scope: { kind: "repo", repository: "o/r" } }, "o/s")).toBe(false);
   });
+
+  it("with GITHUB_REPOS=* serves any repository of its organization — but only the listed ones when its runner group serves those only", () => {
+    const scope = org("all");
+    const listed = (groupLimited: boolean): PollSchedule =>
+      repositoriesListed(listingStarted(initialPolls(scope), 0), ["acme/api"], 1, 0, groupLimited);
+    // A repository made since the last listing is served at once (its delivery says it exists)…
+    expect(servesRepository({ scope }, "acme/new", listed(false))).toBe(true);
+    // …unless the runner group serves selected repositories only: its runners would never get the job.
+    expect(servesRepository({ scope }, "acme/new", listed(true))).toBe(false);
+    expect(servesRepository({ scope }, "ACME/API", listed(true))).toBe(true);
+    // A later listing without that limit lifts it.
+    const lifted = repositoriesListed(listingStarted(listed(true), 60_000), ["acme/api"], 1, 60_000, false);
+    expect(servesRepository({ scope }, "acme/new", lifted)).toBe(true);
+  });
 });

@@ -67,6 +67,11 @@ export interface PollSchedule {
   readonly listing: { readonly at: number } | null;
   /** When the organization's repositories are listed next (null: the list is configured). */
   readonly nextListAt: number | null;
+  /**
+   * The latest listing is every repository that can be served (the runner group serves selected
+   * repositories only): a delivery from any other is not ours.
+   */
+  readonly listedOnly: boolean;
 }
 
 function key(name: string): string {
@@ -91,17 +96,24 @@ export function initialPolls(scope: CoreScope): PollSchedule {
     polling: null,
     listing: null,
     nextListAt: scope.kind === "org" && scope.repositories === "all" ? 0 : null,
+    listedOnly: false,
   };
 }
 
 /** Whether jobs of `repository` (owner/name) are ours to serve. */
-export function servesRepository(config: Pick<CoreConfig, "scope">, repository: string): boolean {
+export function servesRepository(
+  config: Pick<CoreConfig, "scope">,
+  repository: string,
+  polls?: PollSchedule,
+): boolean {
   const scope = config.scope;
   const name = key(repository);
   if (scope.kind === "repo") return name === key(scope.repository);
   const [owner, repo] = name.split("/");
   if (owner !== key(scope.org) || !repo) return false;
-  return scope.repositories === "all" || scope.repositories.some((r) => key(r.split("/").pop()!) === repo);
+  if (scope.repositories !== "all") return scope.repositories.some((r) => key(r.split("/").pop()!) === repo);
+  // Every repository — but those of a listing that holds all the runner group serves.
+  return !polls?.listedOnly || polls.repos.has(name);
 }
 
 /** Requests spent in the window ending now, reservations of what is under way included. */
@@ -278,6 +290,7 @@ export function repositoriesListed(
   names: readonly string[],
   requests: number,
   now: number,
+  listedOnly = false,
 ): PollSchedule {
   const repos = new Map<string, RepoPoll>();
   for (const n of names) repos.set(key(n), polls.repos.get(key(n)) ?? entry(n));
@@ -287,6 +300,7 @@ export function repositoriesListed(
     spent: [...prune(polls.spent, now), { at: polls.listing?.at ?? now, n: requests }],
     listing: null,
     nextListAt: now + REPO_LIST_INTERVAL_MS,
+    listedOnly,
   };
 }
 

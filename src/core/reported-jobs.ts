@@ -25,7 +25,7 @@ function rank(status: string): number {
 
 /** A delivery for a repository we serve: remember it (if it says something new) and plan at once. */
 export function jobReported(d: Draft, job: ReportedJob): boolean {
-  if (!servesRepository(d.config, job.repository)) return false;
+  if (!servesRepository(d.config, job.repository, d.polls)) return false;
   d.polls = repositoryReported(d.polls, job.repository, d.now);
   if (job.status === "waiting") return false;
   if (job.status === "queued" && !new LabelMatcher(d.config.runnerLabels).matches(job.labels)) return false;

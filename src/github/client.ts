@@ -106,9 +106,10 @@ export class GitHubClient implements GitHubPort {
     return { ...this.#requests.counts(), cached };
   }
 
-  async listRepositories(): Promise<{ repositories: string[]; requests: number }> {
+  async listRepositories(): Promise<{ repositories: string[]; requests: number; groupLimited: boolean }> {
     const scope = this.#opts.scope;
-    if (scope.kind === "repo") return { repositories: [`${scope.owner}/${scope.repo}`], requests: 0 };
+    if (scope.kind === "repo")
+      return { repositories: [`${scope.owner}/${scope.repo}`], requests: 0, groupLimited: false };
     const tally: Tally = { requests: 0 };
     const listed = await this.#requests.list(
       `${this.#base}/repos`,
@@ -124,7 +125,7 @@ export class GitHubClient implements GitHubPort {
     const repositories = listed
       .filter((r) => r.active && (served === null || served.has(r.fullName.toLowerCase())))
       .map((r) => r.fullName);
-    return { repositories, requests: tally.requests };
+    return { repositories, requests: tally.requests, groupLimited: served !== null };
   }
 
   /**

@@ -104,9 +104,17 @@ describe("organization scope", () => {
     ];
     const c = client();
     // Three pages of repositories, and two of runner groups (is ours limited to selected repositories?).
-    expect(await c.listRepositories()).toEqual({ repositories: ["acme/a", "acme/b", "acme/c"], requests: 5 });
+    expect(await c.listRepositories()).toEqual({
+      repositories: ["acme/a", "acme/b", "acme/c"],
+      requests: 5,
+      groupLimited: false,
+    });
     // Unchanged: 304s, the same answer.
-    expect(await c.listRepositories()).toEqual({ repositories: ["acme/a", "acme/b", "acme/c"], requests: 5 });
+    expect(await c.listRepositories()).toEqual({
+      repositories: ["acme/a", "acme/b", "acme/c"],
+      requests: 5,
+      groupLimited: false,
+    });
     expect(api.seenAt("GET", "/orgs/acme/repos").map((s) => s.status)).toEqual([
       200, 200, 200, 304, 304, 304,
     ]);
@@ -152,7 +160,11 @@ describe("organization scope", () => {
       writeIntervalMs: 0,
       retryBaseMs: 1,
     });
-    expect(await c.listRepositories()).toEqual({ repositories: ["acme/a"], requests: 0 });
+    expect(await c.listRepositories()).toEqual({
+      repositories: ["acme/a"],
+      requests: 0,
+      groupLimited: false,
+    });
     expect(await c.resolveRunnerGroup()).toBe(1);
     expect(api.seen).toEqual([]);
     expect(c.registrationUrl).toBe(`${api.url}/acme/a`);

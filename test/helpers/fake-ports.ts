@@ -232,10 +232,11 @@ export class FakeGitHub implements GitHubPort {
     return [...this.runners.values()].map((r) => ({ ...r, labels: [...r.labels] }));
   }
 
-  listRepositories(): Promise<{ repositories: string[]; requests: number }> {
+  listRepositories(): Promise<{ repositories: string[]; requests: number; groupLimited: boolean }> {
     return this.#call("listRepositories", undefined, () => ({
       repositories: [...this.repositories],
       requests: 1,
+      groupLimited: false,
     }));
   }
 
