@@ -54,6 +54,7 @@ export function initialState(
       unread: false,
       inFlightAtPoll: [],
       nextPollAt: 0,
+      cadenceAt: 0,
       lastPollAt: null,
       lastError: null,
     },
@@ -300,16 +301,19 @@ function maybePoll(d: Draft): void {
   const chosen = choosePoll(d.polls, d.now, d.config);
   d.polls = pollStarted(d.polls, d.now, chosen);
   d.inFlightAtPollStart = [...d.inFlight.keys()];
-  d.github = { ...d.github, nextPollAt: d.now + d.config.pollIntervalMs, lastPollAt: d.now };
+  // An early poll (round.ts, pollEarly) is one more look: the regular cadence stays as it was.
+  const cadenceAt = d.now >= d.github.cadenceAt ? d.now + d.config.pollIntervalMs : d.github.cadenceAt;
+  d.github = { ...d.github, nextPollAt: cadenceAt, cadenceAt, lastPollAt: d.now };
   d.emit({ kind: "observe-github", repositories: chosen.repos });
 }
 
 /**
- * A poll has answered: an early next poll (round.ts, pollEarly) is called off, since the plans
- * made with this answer decide afresh whether they want one; a failed poll waits its interval.
+ * A poll has answered: an early next poll (round.ts, pollEarly) asked for meanwhile is called off,
+ * since the plans made with this answer decide afresh whether they want one; a failed poll waits
+ * for the regular time.
  */
 function regularPollAt(d: Draft): number {
-  return (d.github.lastPollAt ?? d.now) + d.config.pollIntervalMs;
+  return d.github.cadenceAt;
 }
 
 /** Whether a job is one of ours: our labels, or run by a runner of ours. */

@@ -74,6 +74,8 @@ describe("an early poll at the tail of a burst", () => {
     settle(w);
     expect(polls(w)).toBe(before + 1);
     expect(w.creates.map((c) => c.jobId)).toContain(third.id);
+    // One more look, not a new rhythm: the regular poll stays where it was.
+    expect(w.wakeAt()).toBe(pollAt + config.pollIntervalMs);
   });
 
   it("is called off by the answer: a poll answering after its time is not followed by another at once", () => {
@@ -93,7 +95,7 @@ describe("an early poll at the tail of a burst", () => {
     expect(w.pending.filter((p) => p.effect.kind === "observe-github")).toHaveLength(0);
     settle(w);
     expect(polls(w)).toBe(before + 1);
-    expect(w.wakeAt()).toBe(early + config.pollIntervalMs);
+    expect(w.wakeAt()).toBe(pollAt + config.pollIntervalMs);
   });
 
   it("is not asked for when the view saw what the runners ran", () => {
