@@ -6,7 +6,13 @@
 import { CowMap } from "./cow-map.js";
 import { runnerEnded } from "./idle-exits.js";
 import { assertTransition } from "../domain/lifecycle.js";
-import type { ContainerRecord, DestroyReason, PendingDeregistration, Phase } from "../domain/types.js";
+import type {
+  ContainerRecord,
+  DestroyReason,
+  FinishedRunner,
+  PendingDeregistration,
+  Phase,
+} from "../domain/types.js";
 import type {
   CleanupState,
   ControllerCounters,
@@ -34,7 +40,7 @@ export class Draft {
   /** In-flight keys when the poll under way started (they are stale in the view it returns). */
   inFlightAtPollStart: readonly string[];
   round: { wanted: boolean; inFlightAtList: readonly string[] };
-  readonly recentlyFinished: Map<string, { readonly at: number; readonly runnerName: string }>;
+  readonly recentlyFinished: Map<string, FinishedRunner>;
   readonly recentlyRemoved: Map<string, number>;
   createBackoff: { failures: number; blockedUntil: number };
   unwritable: CoreState["unwritable"];
@@ -130,7 +136,7 @@ export class Draft {
     // older than now still show queued.
     const ended = reason === "finished" || reason === "vanished";
     if (ended || (reason === "cleanup" && from !== undefined && from !== "creating")) {
-      this.recentlyFinished.set(r.name, { at: this.now, runnerName: r.runnerName });
+      this.recentlyFinished.set(r.name, { at: this.now, runnerName: r.runnerName, busySince: r.busySince });
     }
     if (reason === "finished") runnerEnded(this, r);
     this.note({ type: "destroying", name: r.name, reason, jobId: r.jobId });

@@ -10,6 +10,7 @@ import type {
   BackendState,
   ContainerRecord,
   DestroyReason,
+  FinishedRunner,
   GitHubView,
   PendingDeregistration,
 } from "../domain/types.js";
@@ -168,7 +169,7 @@ export interface CoreState {
   /** A round (backend listing, then planning) is wanted; `inFlightAtList` as of the listing. */
   readonly round: { readonly wanted: boolean; readonly inFlightAtList: readonly string[] };
   /** Containers whose runner ended, with when: views older than that still show its job queued. */
-  readonly recentlyFinished: ReadonlyMap<string, { readonly at: number; readonly runnerName: string }>;
+  readonly recentlyFinished: ReadonlyMap<string, FinishedRunner>;
   /** Runner names whose record was removed, with when: views older than that still list them. */
   readonly recentlyRemoved: ReadonlyMap<string, number>;
   readonly createBackoff: { readonly failures: number; readonly blockedUntil: number };

@@ -59,6 +59,16 @@ export interface ContainerRecord {
   readonly jobStartedAt?: number | null;
 }
 
+/**
+ * A container whose runner ended: when, its runner, and since when it was known to run a job (null
+ * when it was never seen busy).
+ */
+export interface FinishedRunner {
+  readonly at: number;
+  readonly runnerName: string;
+  readonly busySince: number | null;
+}
+
 /** A runner registration to delete later (it was busy, or the request failed). */
 export interface PendingDeregistration {
   readonly runnerName: string;

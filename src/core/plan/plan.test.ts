@@ -198,7 +198,7 @@ describe("planner: creating containers", () => {
   });
 
   it("discounts one queued job per runner that ended after the view was taken (it took one of them)", () => {
-    const finished = new Map([["j0000003", { at: 50, runnerName: "host-j0000003" }]]);
+    const finished = new Map([["j0000003", { at: 50, runnerName: "host-j0000003", busySince: null }]]);
     const p = plan(
       input({
         recentlyFinished: finished,
@@ -243,6 +243,32 @@ describe("planner: creating containers", () => {
     expect(kinds(r.effects)).toEqual(["create:j0000007", "create:j0000008"]);
   });
 
+  it("does not discount a job for a runner that ended after the view but took its job before it (its run may be gone from the view)", () => {
+    const view = (startedAt: number): GitHubView => ({
+      startedAt,
+      jobs: [job(7), job(8)],
+      runners: [],
+      repositories: ["octo/repo"],
+      requests: 0,
+    });
+    // Seen busy at 30 (its log said so), ended at 50; the view started at 40 and does not show its
+    // job: that job was running before GitHub answered, so it is not one of the two queued here.
+    const before = new Map([["j0000003", { at: 50, runnerName: "host-j0000003", busySince: 30 }]]);
+    expect(kinds(plan(input({ recentlyFinished: before, github: view(40) })).effects)).toEqual([
+      "create:j0000007",
+      "create:j0000008",
+    ]);
+    // Busy only from 45 (or never seen busy): it may have taken one of them.
+    const after = new Map([["j0000003", { at: 50, runnerName: "host-j0000003", busySince: 45 }]]);
+    expect(kinds(plan(input({ recentlyFinished: after, github: view(40) })).effects)).toEqual([
+      "create:j0000008",
+    ]);
+    // The same for a runner found ended by this very round.
+    const ended = rec("j0000003", { phase: "busy", busySince: 30, subnet: 101 });
+    const p = plan(input({ records: [ended], backend: new Map(), github: view(40) }));
+    expect(kinds(p.effects)).toEqual(["destroy:j0000003", "create:j0000007", "create:j0000008"]);
+  });
+
   it("wants a fresh view when runners that ended since the view used up its queued jobs while there is room", () => {
     const view = (startedAt: number, jobs: ObservedJob[]): GitHubView => ({
       startedAt,
@@ -252,8 +278,8 @@ describe("planner: creating containers", () => {
       requests: 0,
     });
     const finished = new Map([
-      ["j0000003", { at: 50, runnerName: "host-j0000003" }],
-      ["j0000004", { at: 55, runnerName: "host-j0000004" }],
+      ["j0000003", { at: 50, runnerName: "host-j0000003", busySince: null }],
+      ["j0000004", { at: 55, runnerName: "host-j0000004", busySince: null }],
     ]);
     // Two queued in the view, two runners ended since: nothing left to create, three slots free —
     // the jobs behind those two (a burst's tail) show only in a newer view.

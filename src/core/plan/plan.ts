@@ -34,6 +34,7 @@ import type {
   BackendState,
   ContainerRecord,
   DestroyReason,
+  FinishedRunner,
   GitHubView,
   ObservedJob,
   ObservedRunner,
@@ -76,7 +77,7 @@ export interface PlanInput {
    * Containers whose runner ended since some recent view, by name, with the time and runner: a
    * view older than that still shows as queued the job the runner took (whichever it was).
    */
-  readonly recentlyFinished: ReadonlyMap<string, { readonly at: number; readonly runnerName: string }>;
+  readonly recentlyFinished: ReadonlyMap<string, FinishedRunner>;
   /** No new containers before this time (backing off after failed creates). */
   readonly createBlockedUntil: number;
   /** Idle runners to keep ready for any matching job (the warm pool). */
@@ -125,7 +126,7 @@ export function plan(input: PlanInput): Plan {
   }
 
   // 2. Containers whose runner ended, or that the backend lost.
-  const endedNow: string[] = [];
+  const endedNow: ContainerRecord[] = [];
   if (backend) {
     for (const r of records.values()) {
       if (!isLive(r) || !idle(r)) continue;
@@ -137,7 +138,7 @@ export function plan(input: PlanInput): Plan {
       const state = backend.get(r.name);
       if (state === "running") continue;
       const reason: DestroyReason = state === "stopped" ? "finished" : "vanished";
-      endedNow.push(r.runnerName);
+      endedNow.push(r);
       set(markDestroying(r, reason));
       effects.push({ kind: "destroy", name: r.name, reason });
     }
@@ -209,12 +210,17 @@ export function plan(input: PlanInput): Plan {
     const matcher = new LabelMatcher(config.runnerLabels);
     const seenWorking = new Set<string>();
     for (const j of github.jobs) if (j.runnerName && j.status !== "queued") seenWorking.add(j.runnerName);
+    //     A runner known to have taken its job before the view was taken is not counted: that job
+    //     was no longer queued when GitHub answered (the view shows it running, or — its run
+    //     finished meanwhile — not at all).
+    const tookOneOfThese = (runnerName: string, busySince: number | null): boolean =>
+      !seenWorking.has(runnerName) && (busySince === null || busySince >= github.startedAt);
     let unseenFinishes = 0;
     for (const f of input.recentlyFinished.values()) {
-      if (f.at >= github.startedAt && !seenWorking.has(f.runnerName)) unseenFinishes++;
+      if (f.at >= github.startedAt && tookOneOfThese(f.runnerName, f.busySince)) unseenFinishes++;
     }
     // The ones found ended just now count too (the view is older than that).
-    for (const runnerName of endedNow) if (!seenWorking.has(runnerName)) unseenFinishes++;
+    for (const r of endedNow) if (tookOneOfThese(r.runnerName, r.busySince)) unseenFinishes++;
     const queuedInView = github.jobs
       .filter((j) => j.status === "queued" && matcher.matches(j.labels))
       .sort(byAge);
