@@ -48,16 +48,7 @@ export function initialState(
     deregistrations: new Map(saved.deregistrations.map((x) => [x.runnerName, x])),
     inFlight: new Map(),
     inFlightAtPollStart: [],
-    github: {
-      view: null,
-      ok: false,
-      unread: false,
-      inFlightAtPoll: [],
-      nextPollAt: 0,
-      cadenceAt: 0,
-      lastPollAt: null,
-      lastError: null,
-    },
+    github: { view: null, ok: false, unread: false, inFlightAtPoll: [], nextPollAt: 0, lastError: null },
     polls: initialPolls(config.scope),
     round: { wanted: false, inFlightAtList: [] },
     recentlyFinished: new Map(),
@@ -206,7 +197,6 @@ function apply(d: Draft, event: CoreEvent): void {
         ok: true,
         unread: true,
         inFlightAtPoll: d.inFlightAtPollStart,
-        nextPollAt: regularPollAt(d),
         lastError: null,
       };
       // Memories of recent finishes and removals only matter for views older than them.
@@ -226,7 +216,6 @@ function apply(d: Draft, event: CoreEvent): void {
       d.github = {
         ...d.github,
         ok: false,
-        nextPollAt: regularPollAt(d),
         lastError: { code: event.code, message: event.message, at: d.now },
       };
       d.counters.polls++;
@@ -301,19 +290,8 @@ function maybePoll(d: Draft): void {
   const chosen = choosePoll(d.polls, d.now, d.config);
   d.polls = pollStarted(d.polls, d.now, chosen);
   d.inFlightAtPollStart = [...d.inFlight.keys()];
-  // An early poll (round.ts, pollEarly) is one more look: the regular cadence stays as it was.
-  const cadenceAt = d.now >= d.github.cadenceAt ? d.now + d.config.pollIntervalMs : d.github.cadenceAt;
-  d.github = { ...d.github, nextPollAt: cadenceAt, cadenceAt, lastPollAt: d.now };
+  d.github = { ...d.github, nextPollAt: d.now + d.config.pollIntervalMs };
   d.emit({ kind: "observe-github", repositories: chosen.repos });
-}
-
-/**
- * A poll has answered: an early next poll (round.ts, pollEarly) asked for meanwhile is called off,
- * since the plans made with this answer decide afresh whether they want one; a failed poll waits
- * for the regular time.
- */
-function regularPollAt(d: Draft): number {
-  return d.github.cadenceAt;
 }
 
 /** Whether a job is one of ours: our labels, or run by a runner of ours. */

@@ -122,12 +122,7 @@ export interface GitHubKnowledge {
   readonly unread: boolean;
   /** What was under way when the poll that took `view` started: the view is stale for those. */
   readonly inFlightAtPoll: readonly string[];
-  /** When the next poll is sent: its regular time, or sooner when a plan wants a fresh view. */
   readonly nextPollAt: number;
-  /** The regular cadence, POLL_INTERVAL from one regular poll to the next: an early poll leaves it be. */
-  readonly cadenceAt: number;
-  /** When the latest poll was sent (null before the first). */
-  readonly lastPollAt: number | null;
   readonly lastError: Problem | null;
 }
 

@@ -16,21 +16,6 @@ export function maybeStartRound(d: Draft): void {
   d.emit({ kind: "list-backend" });
 }
 
-/**
- * How soon after a poll the next may be sent when the plan wants a fresh view: a quarter of
- * POLL_INTERVAL. Only the tail of a burst of jobs shorter than POLL_INTERVAL waits on it, and it
- * keeps those extra polls to at most three per interval.
- */
-export const EARLY_POLL_FRACTION = 0.25;
-
-/** Bring the next poll forward to EARLY_POLL_FRACTION of POLL_INTERVAL after the latest one. */
-function pollEarly(d: Draft): void {
-  const { lastPollAt, nextPollAt } = d.github;
-  if (lastPollAt === null) return;
-  const early = lastPollAt + Math.ceil(d.config.pollIntervalMs * EARLY_POLL_FRACTION);
-  if (early < nextPollAt) d.github = { ...d.github, nextPollAt: early };
-}
-
 /** The backend was listed (or could not be: `backend` null): decide what to do. */
 export function planRound(d: Draft, backend: ReadonlyMap<string, BackendState> | null): void {
   if (d.mode !== "running" || d.cleanup) return;
@@ -63,8 +48,6 @@ export function planRound(d: Draft, backend: ReadonlyMap<string, BackendState> |
     createBlockedUntil,
     minIdle: d.minIdle,
   });
-
-  if (result.wantsFreshView) pollEarly(d);
 
   // While runners keep ending without a job, a round sends out one probe container at most.
   const creates = result.effects.filter((e) => e.kind === "create").map((e) => e.name);

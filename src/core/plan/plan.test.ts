@@ -268,53 +268,6 @@ describe("planner: creating containers", () => {
     const p = plan(input({ records: [ended], backend: new Map(), github: view(40) }));
     expect(kinds(p.effects)).toEqual(["destroy:j0000003", "create:j0000007", "create:j0000008"]);
   });
-
-  it("wants a fresh view when runners that ended since the view used up its queued jobs while there is room", () => {
-    const view = (startedAt: number, jobs: ObservedJob[]): GitHubView => ({
-      startedAt,
-      jobs,
-      runners: [],
-      repositories: ["octo/repo"],
-      requests: 0,
-    });
-    const finished = new Map([
-      ["j0000003", { at: 50, runnerName: "host-j0000003", busySince: null }],
-      ["j0000004", { at: 55, runnerName: "host-j0000004", busySince: null }],
-    ]);
-    // Two queued in the view, two runners ended since: nothing left to create, three slots free —
-    // the jobs behind those two (a burst's tail) show only in a newer view.
-    const used = plan(input({ recentlyFinished: finished, github: view(40, [job(7), job(8)]) }));
-    expect(kinds(used.effects)).toEqual([]);
-    expect(used.wantsFreshView).toBe(true);
-    // The same finishes, seen by the view: nothing written off, so nothing to look for.
-    const seen = plan(input({ recentlyFinished: finished, github: view(60, [job(7), job(8)]) }));
-    expect(kinds(seen.effects)).toEqual(["create:j0000007", "create:j0000008"]);
-    expect(seen.wantsFreshView).toBe(false);
-    // Nothing queued and nobody ended: an idle world polls at its interval.
-    expect(plan(input({ github: view(40, []) })).wantsFreshView).toBe(false);
-    // Written off, but every slot is taken: a fresh view could not be acted on.
-    const full = plan(
-      input({
-        recentlyFinished: finished,
-        github: view(40, [job(7), job(8)]),
-        records: [
-          rec("j0000011", { phase: "busy", jobId: 1, subnet: 101, busySince: 10 }),
-          rec("j0000012", { phase: "busy", jobId: 2, subnet: 102, busySince: 10 }),
-          rec("j0000013", { phase: "busy", jobId: 3, subnet: 103, busySince: 10 }),
-        ],
-      }),
-    );
-    expect(full.wantsFreshView).toBe(false);
-    // A runner that took a job after the view (its log said so) writes one off too.
-    const took = plan(
-      input({
-        github: view(40, [job(7)]),
-        records: [rec("j0000005", { phase: "busy", jobId: 99, subnet: 101, busySince: 70 })],
-      }),
-    );
-    expect(kinds(took.effects)).toEqual([]);
-    expect(took.wantsFreshView).toBe(true);
-  });
 });
 
 describe("planner: what GitHub tells about runners", () => {

@@ -99,13 +99,6 @@ export type PlanEffect =
 export interface Plan {
   readonly records: ContainerRecord[];
   readonly effects: PlanEffect[];
-  /**
-   * The view's queued jobs are used up by runners that took a job since it was taken (the view
-   * cannot say which), while there is room for more containers: a fresh look may show jobs that
-   * are still waiting. Without one they wait for the next regular poll — the tail of a burst of
-   * jobs shorter than POLL_INTERVAL.
-   */
-  readonly wantsFreshView: boolean;
 }
 
 export function plan(input: PlanInput): Plan {
@@ -164,7 +157,6 @@ export function plan(input: PlanInput): Plan {
   }
 
   const pendingRunnerNames = new Set(input.deregistrations.map((d) => d.runnerName));
-  let wantsFreshView = false;
 
   // 4. Everything that needs a fresh look at GitHub.
   if (github) {
@@ -221,12 +213,10 @@ export function plan(input: PlanInput): Plan {
     }
     // The ones found ended just now count too (the view is older than that).
     for (const r of endedNow) if (tookOneOfThese(r.runnerName, r.busySince)) unseenFinishes++;
-    const queuedInView = github.jobs
+    const queued = github.jobs
       .filter((j) => j.status === "queued" && matcher.matches(j.labels))
-      .sort(byAge);
-    const queued = queuedInView.slice(unseenFinishes);
-    // Queued jobs of the view written off as taken since it was taken (finished runners and, below, busy ones).
-    let writtenOff = queuedInView.length - queued.length;
+      .sort(byAge)
+      .slice(unseenFinishes);
     const queuedIds = new Set(queued.map((j) => j.id));
 
     // 4c. Match not-yet-busy containers to queued jobs. Busy containers claim the job they run;
@@ -252,10 +242,7 @@ export function plan(input: PlanInput): Plan {
       if (r.jobId !== null && queuedIds.has(r.jobId)) continue;
       if (seenWorking.has(r.runnerName) || runnersByName.get(r.runnerName)?.busy) continue; // the view knows
       const stand = queued.find((j) => !claimed.has(j.id));
-      if (stand) {
-        claimed.add(stand.id);
-        writtenOff++;
-      }
+      if (stand) claimed.add(stand.id);
     }
     const pending = [...records.values()]
       .filter((r) => isLive(r) && r.phase !== "busy")
@@ -379,7 +366,6 @@ export function plan(input: PlanInput): Plan {
         records.set(name, newRecord(config, name, subnet, 0, now));
         effects.push({ kind: "create", name });
       }
-      wantsFreshView = writtenOff > 0 && free > 0;
     }
 
     // 4f. Ghost registrations: runners of ours with no container, not busy, not already queued for deletion.
@@ -401,5 +387,5 @@ export function plan(input: PlanInput): Plan {
     }
   }
 
-  return { records: [...records.values()], effects, wantsFreshView };
+  return { records: [...records.values()], effects };
 }
