@@ -49,7 +49,8 @@ export function orgRoutes(on: AddRoute, ctx: RestContext): void {
 
 /**
  * GET /orgs/{org}/actions/runner-groups/{id}/repositories: the repositories a "selected" group
- * serves. GitHub answers it for a group of any visibility; for "all" the list is empty.
+ * serves (the simulator lists none for a group of visibility "all"; the daemon only asks about
+ * "selected" ones).
  */
 function listGroupRepositories(model: SimModel, call: RestCall, baseUrl: string): Routed {
   const route = "/orgs/{org}/actions/runner-groups/{runner_group_id}/repositories";
