@@ -292,7 +292,10 @@ describe("simulator responses match GitHub's OpenAPI description", () => {
     expect(groups.json).toMatchObject({ total_count: 2 });
     const served = await call("GET", `/orgs/${sim.owner}/actions/runner-groups/${group.id}/repositories`);
     expectValid(`${org}/actions/runner-groups/{runner_group_id}/repositories`, "get", 200, served.json);
-    expect(served.json).toMatchObject({ total_count: 1, repositories: [{ full_name: `${sim.owner}/second` }] });
+    expect(served.json).toMatchObject({
+      total_count: 1,
+      repositories: [{ full_name: `${sim.owner}/second` }],
+    });
     const jit = await call("POST", `/orgs/${sim.owner}/actions/runners/generate-jitconfig`, {
       name: "org-runner-1",
       runner_group_id: group.id,
