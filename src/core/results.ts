@@ -37,10 +37,14 @@ export function onRunnerRegistered(d: Draft, name: string, runnerId: number | nu
   d.patchRecord(name, (r) => ({ ...r, runnerId, registeredAt: d.now }));
 }
 
-/** The runner took its job: busy now (the poll will say which job); a pool is refilled at once. */
+/**
+ * The runner took its job: busy now (the poll will say which job); a pool is refilled at once. A
+ * runner can take its job before the daemon has heard that its create finished (it starts before
+ * the create's last steps): `creating` becomes busy too, and the create's end leaves it so.
+ */
 export function onJobStarted(d: Draft, name: string): void {
   const r = d.records.get(name);
-  if (!r || (r.phase !== "starting" && r.phase !== "ready")) return;
+  if (!r || (r.phase !== "creating" && r.phase !== "starting" && r.phase !== "ready")) return;
   d.setRecord({ ...r, phase: "busy", busySince: d.now, onlineAt: r.onlineAt ?? d.now, surplusSince: null });
   d.note({ type: "busy", name, jobId: r.jobId });
   runnerWorked(d);
