@@ -6,33 +6,13 @@
  * know the runner had started its job before the next view.
  */
 import { describe, expect, it } from "vitest";
-import { decide, initialState } from "./decide.js";
-import type { CoreConfig, CoreEvent, CoreState, Effect } from "./model.js";
-import { DEFAULT_RETRY } from "./model.js";
+import { initialState } from "./decide.js";
+import type { CoreState, Effect } from "./model.js";
+import { coreStep, testCoreConfig } from "../../test/helpers/core-step.js";
 
-const config: CoreConfig = {
-  maxConcurrent: 4,
-  pollIntervalMs: 10_000,
-  jobTimeoutMs: 3_600_000,
-  startupTimeoutMs: 600_000,
-  idleTimeoutMs: 300_000,
-  minIdle: 0,
-  poolMaxAgeMs: 43_200_000,
-  runnerLabels: ["self-hosted", "nix"],
-  runnerNamePrefix: "test",
-  scope: { kind: "repo", repository: "octo/repo" },
-  pollBudget: Number.POSITIVE_INFINITY,
-  retry: DEFAULT_RETRY,
-};
+const config = testCoreConfig;
 
-function step(
-  state: CoreState,
-  event: CoreEvent,
-  now: number,
-): { state: CoreState; effects: readonly Effect[] } {
-  const d = decide(state, event, now, config);
-  return { state: d.state, effects: d.effects };
-}
+const step = coreStep;
 
 /** A job queued, seen by the first poll, and its container's create under way. */
 function creating(): { state: CoreState; name: string } {
@@ -91,5 +71,22 @@ describe("a runner that says it took its job", () => {
     expect(started.records.get(name)!.phase).toBe("starting");
     const took = step(started, { type: "job-started", name }, 1200).state;
     expect(took.records.get(name)).toMatchObject({ phase: "busy", busySince: 1200 });
+  });
+
+  it("asks for a round at once only when one can act on it: with a pool to refill", () => {
+    const { state, name } = creating();
+    const started = step(state, { type: "created", name }, 1100).state;
+    // No pool: a runner starting its job frees nothing, so no round (the daemon's CPU in a burst).
+    const quiet = step(started, { type: "job-started", name }, 1200);
+    expect(quiet.effects.filter((e) => e.kind === "list-backend")).toEqual([]);
+    // A pool of one: the round that replaces it starts now, not at the next poll.
+    const pooled = step(started, { type: "pool-set", minIdle: 1 }, 1150).state;
+    const settled = step(
+      pooled,
+      { type: "backend-listed", containers: new Map([[name, "running"]]) },
+      1160,
+    ).state;
+    const refill = step(settled, { type: "job-started", name }, 1200);
+    expect(refill.effects.filter((e) => e.kind === "list-backend")).toHaveLength(1);
   });
 });

@@ -47,8 +47,11 @@ export function onJobStarted(d: Draft, name: string): void {
   if (!r || (r.phase !== "creating" && r.phase !== "starting" && r.phase !== "ready")) return;
   d.setRecord({ ...r, phase: "busy", busySince: d.now, onlineAt: r.onlineAt ?? d.now, surplusSince: null });
   d.note({ type: "busy", name, jobId: r.jobId });
+  const halted = d.idleExits.halted !== null;
   runnerWorked(d);
-  d.wantRound();
+  // A round only when it can do something now: refill the pool, or create what a halt held back.
+  // (A runner starting its job frees nothing; the round its end brings is the next that matters.)
+  if (d.minIdle > 0 || halted) d.wantRound();
 }
 
 export function onCreated(d: Draft, name: string): void {
