@@ -6,24 +6,11 @@
  */
 import { describe, expect, it } from "vitest";
 import type { ContainerRecord } from "../domain/types.js";
-import { decide, initialState } from "./decide.js";
-import type { CoreConfig, CoreEvent, CoreState, Effect } from "./model.js";
-import { DEFAULT_RETRY } from "./model.js";
+import { initialState } from "./decide.js";
+import type { CoreEvent, CoreState, Effect } from "./model.js";
+import { coreStep, testCoreConfig } from "../../test/helpers/core-step.js";
 
-const config: CoreConfig = {
-  maxConcurrent: 4,
-  pollIntervalMs: 10_000,
-  jobTimeoutMs: 3_600_000,
-  startupTimeoutMs: 600_000,
-  idleTimeoutMs: 300_000,
-  minIdle: 0,
-  poolMaxAgeMs: 43_200_000,
-  runnerLabels: ["self-hosted", "nix"],
-  runnerNamePrefix: "test",
-  scope: { kind: "repo", repository: "octo/repo" },
-  pollBudget: Number.POSITIVE_INFINITY,
-  retry: DEFAULT_RETRY,
-};
+const config = testCoreConfig;
 
 const creating: ContainerRecord = {
   name: "j0000001",
@@ -48,8 +35,7 @@ function step(
   event: CoreEvent,
   now = 1000,
 ): { state: CoreState; effects: readonly Effect[] } {
-  const d = decide(state, event, now, config);
-  return { state: d.state, effects: d.effects };
+  return coreStep(state, event, now);
 }
 
 describe("an interrupted create after a restart", () => {

@@ -5,21 +5,14 @@ import { decide, initialState } from "./decide.js";
 import { Draft } from "./draft.js";
 import { pruneReportedJobs } from "./reported-jobs.js";
 import type { CoreConfig, CoreEvent, CoreState, Effect, ReportedJob } from "./model.js";
-import { DEFAULT_RETRY } from "./model.js";
+import { testCoreConfig } from "../../test/helpers/core-step.js";
 
 const config: CoreConfig = {
-  maxConcurrent: 4,
+  ...testCoreConfig,
   pollIntervalMs: 60_000,
   jobTimeoutMs: 7_200_000,
-  startupTimeoutMs: 600_000,
-  idleTimeoutMs: 300_000,
-  minIdle: 0,
-  poolMaxAgeMs: 43_200_000,
-  runnerLabels: ["self-hosted", "nix"],
   runnerNamePrefix: "host",
   scope: { kind: "repo", repository: "octo-org/octo-repo" },
-  pollBudget: Number.POSITIVE_INFINITY,
-  retry: DEFAULT_RETRY,
 };
 
 /** Feed events at `now`, answering every list-backend with an empty listing; collect the effects. */
