@@ -7,27 +7,17 @@
 import { describe, expect, it } from "vitest";
 import type { ContainerRecord } from "../domain/types.js";
 import { initialState } from "./decide.js";
+import { newRecord } from "./plan/records.js";
 import type { CoreEvent, CoreState, Effect } from "./model.js";
 import { coreStep, testCoreConfig } from "../../test/helpers/core-step.js";
 
 const config = testCoreConfig;
 
+// As the planner makes it, registered: the intent a crash left behind.
 const creating: ContainerRecord = {
-  name: "j0000001",
-  runnerName: "test-j0000001",
+  ...newRecord(config, "j0000001", 100, 1, 500),
   runnerId: 7,
   registeredAt: 500,
-  triggerJobId: 1,
-  jobId: 1,
-  subnet: 100,
-  phase: "creating",
-  createdAt: 500,
-  onlineAt: null,
-  busySince: null,
-  surplusSince: null,
-  destroyReason: null,
-  destroyAttempts: 0,
-  retryAt: 0,
 };
 
 function step(
